@@ -215,3 +215,12 @@ const ParamInfo *Graph::paramInfo(llvm::StringRef name) const {
       return &p;
   return nullptr;
 }
+
+int Graph::producerStage(const Value &v) const {
+  return v.kind == ValueKind::Result && v.def ? v.def->stage : -1;
+}
+
+int Graph::outputStage(const Value &v) const {
+  int producer = producerStage(v);
+  return producer >= 0 ? producer : numStages - 1;
+}

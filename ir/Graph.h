@@ -63,6 +63,8 @@ public:
   TensorInfo tensor;                // for Tensor-typed values, when known
   llvm::SmallVector<Op *, 4> users; // ops reading this value, in program order, with repeats
   bool isModelOutput = false;
+  /// Opaque handle to the value this came from (torch::jit::Value*), if any.
+  void *handle = nullptr;
 
   bool isTensor() const { return type == "Tensor"; }
   /// Values that are cloned into stages rather than sent between them.
@@ -122,6 +124,14 @@ struct CrossStageValue {
   bool isSkip() const;
 };
 
+/// What crosses into and out of one stage, in a fixed order.
+struct StageInterface {
+  std::vector<Value *> inputs;  // model inputs first, then by definition order
+  std::vector<Value *> outputs; // by definition order
+  /// Qualified names of the parameters and buffers the stage reads.
+  std::vector<std::string> parameters;
+};
+
 /// A split point `path:begin` or `path:end`.
 struct SplitPoint {
   std::string path;
@@ -171,6 +181,14 @@ public:
   int numStages = 0; // 0 = not partitioned
   /// Filled by the cross-stage value analysis, in order of definition.
   std::vector<CrossStageValue> crossStage;
+  /// Filled by the same analysis: stage k's inputs and outputs.
+  std::vector<StageInterface> stageInterfaces;
+  /// The stage of value `v`'s producer: its op's stage, -1 for a model input
+  /// or a cloned value.
+  int producerStage(const Value &v) const;
+  /// The stage that returns model output `v`: its producer's, or the last
+  /// stage for an output that is a model input, parameter or constant.
+  int outputStage(const Value &v) const;
 
   const ParamInfo *paramInfo(llvm::StringRef name) const;
 

@@ -1,0 +1,227 @@
+//===- codegen/StageBuilder.cpp - One TorchScript module per stage --------===//
+//
+// Builds a stage's forward by cloning its ops' LibTorch nodes into a new
+// graph whose inputs are the stage's inputs and whose output is the tuple of
+// its outputs. Operands are resolved through the IR (so copies inserted by
+// passes take effect): stage inputs, results of earlier ops, constants cloned
+// in, and parameter reads rebuilt as GetAttr chains on a stage module that
+// mirrors the original hierarchy but holds only what the stage reads.
+//
+//===----------------------------------------------------------------------===//
+#include "codegen/Codegen.h"
+#include "frontend/ModelImpl.h"
+#include "ir/Diagnostics.h"
+#include "passes/MutationSafety.h"
+
+#include <map>
+
+using namespace ppc;
+using torch::jit::Block;
+using torch::jit::Node;
+using JitValue = torch::jit::Value;
+
+namespace {
+
+/// A class-name atom: TorchScript rejects atoms that start with a digit.
+std::string classAtom(const std::string &name) {
+  std::string atom;
+  for (char c : name)
+    atom += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+  if (atom.empty() || std::isdigit(static_cast<unsigned char>(atom[0])))
+    atom = "_" + atom;
+  return atom;
+}
+
+class StageBuilder {
+public:
+  StageBuilder(ModelImpl &impl, int stage)
+      : impl(impl), g(impl.ir), stage(stage), cu(std::make_shared<torch::jit::CompilationUnit>()),
+        module(c10::QualifiedName("__torch__.ppc_stage" + std::to_string(stage)), cu),
+        graph(std::make_shared<torch::jit::Graph>()) {}
+  torch::jit::Module build();
+
+private:
+  torch::jit::Module &stageModuleAt(const std::vector<std::string> &parts, size_t depth);
+  void registerChain(const std::vector<std::string> &parts);
+  JitValue *chainValue(const std::vector<std::string> &parts);
+  JitValue *valueOf(Value *v);
+  JitValue *mapFree(JitValue *old, const std::unordered_map<JitValue *, Value *> &operands);
+  void preregisterBlockAttributes(Block *b);
+  void retypeBlockAttributes(Block *b);
+  void emitOp(const Op &op);
+  void emitCopy(const Op &op);
+
+  ModelImpl &impl;
+  const Graph &g;
+  int stage;
+  std::shared_ptr<torch::jit::CompilationUnit> cu;
+  torch::jit::Module module;
+  std::shared_ptr<torch::jit::Graph> graph;
+  JitValue *self = nullptr;
+  std::map<std::string, torch::jit::Module> submodules; // by path prefix
+  std::map<std::string, JitValue *> chains;             // GetAttr values by path
+  std::unordered_map<const Value *, JitValue *> env;
+};
+
+/// The stage's module at parts[0..depth), created and registered on demand.
+torch::jit::Module &StageBuilder::stageModuleAt(const std::vector<std::string> &parts,
+                                                size_t depth) {
+  if (depth == 0)
+    return module;
+  std::vector<std::string> prefix(parts.begin(), parts.begin() + depth);
+  std::string key = joinPath(prefix);
+  auto it = submodules.find(key);
+  if (it != submodules.end())
+    return it->second;
+  torch::jit::Module &parent = stageModuleAt(parts, depth - 1);
+  std::string className = "__torch__.ppc_stage" + std::to_string(stage);
+  for (const std::string &p : prefix)
+    className += "." + classAtom(p);
+  torch::jit::Module sub(c10::QualifiedName(className), cu);
+  parent.register_module(parts[depth - 1], sub);
+  return submodules.emplace(key, sub).first->second;
+}
+
+/// Makes parts[0..n) reachable as attributes of the stage module: modules
+/// along the way, and the original leaf (parameter, buffer or plain attribute).
+void StageBuilder::registerChain(const std::vector<std::string> &parts) {
+  torch::jit::Module original = impl.module;
+  for (size_t i = 0; i + 1 < parts.size(); ++i)
+    original = original.attr(parts[i]).toModule();
+  const std::string &leaf = parts.back();
+  c10::IValue value = original.attr(leaf);
+  if (value.isModule()) {
+    stageModuleAt(parts, parts.size());
+    return;
+  }
+  torch::jit::Module &holder = stageModuleAt(parts, parts.size() - 1);
+  if (holder.type()->hasAttribute(leaf))
+    return;
+  auto type = original.type();
+  size_t slot = type->getAttributeSlot(leaf);
+  holder.register_attribute(leaf, type->getAttribute(slot), value, type->is_parameter(slot),
+                            type->is_buffer(slot));
+}
+
+JitValue *StageBuilder::chainValue(const std::vector<std::string> &parts) {
+  registerChain(parts);
+  JitValue *cur = self;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    std::string key = joinPath({parts.begin(), parts.begin() + i + 1});
+    auto it = chains.find(key);
+    if (it == chains.end())
+      it = chains.emplace(key, graph->insertGetAttr(cur, parts[i])).first;
+    cur = it->second;
+  }
+  return cur;
+}
+
+/// The new graph's value for IR value `v`.
+JitValue *StageBuilder::valueOf(Value *v) {
+  auto it = env.find(v);
+  if (it != env.end())
+    return it->second;
+  JitValue *result = nullptr;
+  if (v->kind == ValueKind::Param) {
+    llvm::SmallVector<llvm::StringRef, 8> parts;
+    llvm::StringRef(v->name).split(parts, '.');
+    result = chainValue({parts.begin(), parts.end()});
+  } else if (v->kind == ValueKind::Constant) {
+    auto *old = static_cast<JitValue *>(v->handle);
+    result =
+        graph->insertNode(graph->createClone(old->node(), [](JitValue *x) { return x; }))->output();
+  } else {
+    throw CompileError("internal: stage " + std::to_string(stage) + " reads %" + v->name +
+                       ", which it neither computes nor receives");
+  }
+  return env[v] = result;
+}
+
+/// Maps an old value met while cloning a node (its operands and the free
+/// variables of its blocks).
+JitValue *StageBuilder::mapFree(JitValue *old,
+                                const std::unordered_map<JitValue *, Value *> &operands) {
+  auto it = operands.find(old);
+  if (it != operands.end())
+    return valueOf(it->second);
+  if (old == impl.inlined->inputs().at(0))
+    return self;
+  if (auto chain = attributeChain(old))
+    return chainValue(*chain);
+  if (old->node()->kind() == c10::prim::Constant)
+    return graph->insertNode(graph->createClone(old->node(), [](JitValue *x) { return x; }))
+        ->output();
+  throw CompileError("internal: no value for %" + old->debugName() + " in stage " +
+                     std::to_string(stage));
+}
+
+void StageBuilder::preregisterBlockAttributes(Block *b) {
+  for (Node *n : b->nodes()) {
+    if (n->kind() == c10::prim::GetAttr)
+      if (auto chain = attributeChain(n->output()))
+        registerChain(*chain);
+    for (Block *sub : n->blocks())
+      preregisterBlockAttributes(sub);
+  }
+}
+
+/// Cloned GetAttr nodes keep the original class types; give them the stage's.
+void StageBuilder::retypeBlockAttributes(Block *b) {
+  for (Node *n : b->nodes()) {
+    if (n->kind() == c10::prim::GetAttr)
+      if (auto cls = n->input(0)->type()->cast<c10::ClassType>())
+        n->output()->setType(cls->getAttribute(n->s(c10::attr::name)));
+    for (Block *sub : n->blocks())
+      retypeBlockAttributes(sub);
+  }
+}
+
+void StageBuilder::emitCopy(const Op &op) {
+  JitValue *in = valueOf(op.inputs[0]);
+  c10::Symbol kind = op.inputs[0]->isTensor() ? c10::aten::clone : c10::aten::list;
+  env[op.results[0]] = graph->insert(kind, {in});
+}
+
+void StageBuilder::emitOp(const Op &op) {
+  if (op.kind == kCloneOp)
+    return emitCopy(op);
+  auto *old = static_cast<Node *>(op.handle);
+  std::unordered_map<JitValue *, Value *> operands;
+  for (Value *in : op.inputs)
+    operands[static_cast<JitValue *>(in->handle)] = in;
+  for (Block *b : old->blocks())
+    preregisterBlockAttributes(b);
+  Node *copy = graph->createClone(old, [&](JitValue *v) { return mapFree(v, operands); });
+  graph->insertNode(copy);
+  for (Block *b : copy->blocks())
+    retypeBlockAttributes(b);
+  for (size_t i = 0; i < op.results.size(); ++i)
+    env[op.results[i]] = copy->output(i);
+}
+
+torch::jit::Module StageBuilder::build() {
+  self = graph->addInput("self")->setType(module.type());
+  const StageInterface &io = g.stageInterfaces.at(stage);
+  for (Value *in : io.inputs) {
+    auto *old = static_cast<JitValue *>(in->handle);
+    env[in] = graph->addInput(in->name)->setType(c10::unshapedType(old->type()));
+  }
+  for (const auto &op : g.ops())
+    if (op->stage == stage)
+      emitOp(*op);
+  std::vector<JitValue *> outs;
+  for (Value *out : io.outputs)
+    outs.push_back(valueOf(out));
+  graph->registerOutput(graph->insertNode(graph->createTuple(outs))->output());
+  graph->lint();
+  auto *fn = cu->create_function(c10::QualifiedName(*module.type()->name(), "forward"), graph);
+  module.type()->addMethod(fn);
+  return module;
+}
+
+} // namespace
+
+void ppc::saveStageModule(Model &model, int stage, const std::string &file) {
+  torch::jit::Module m = StageBuilder(model.impl(), stage).build();
+  m.save(file);
+}

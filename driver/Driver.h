@@ -1,0 +1,59 @@
+//===- driver/Driver.h - What the ppc subcommands do ------------*- C++ -*-===//
+//
+// The logic behind `ppc` (compile), `ppc verify`, `ppc inspect` and
+// `ppc merge`, kept out of tools/ so that the main only parses arguments and
+// reports errors. Every function throws CompileError on bad input.
+//
+//===----------------------------------------------------------------------===//
+#ifndef PPC_DRIVER_DRIVER_H
+#define PPC_DRIVER_DRIVER_H
+
+#include "llvm/Support/raw_ostream.h"
+
+#include <string>
+#include <vector>
+
+namespace ppc {
+
+struct CompileOptions {
+  std::string model;
+  std::string outDir;                  // empty: write nothing
+  std::vector<std::string> splitSpecs; // each "a:begin" or a comma list
+  int stages = 0;                      // --stages N (0: from the splits)
+  std::string exampleInputs;           // --example-inputs IO.pt
+  std::string balance = "time";        // time | flops | params
+  std::vector<std::string> ties;       // "A=B"
+  std::string dotFile;
+  std::string simulate;  // "1f1b:M=8", "all:M=8"
+  double linkGbps = 0;   // 0: measured loopback
+  double maxStageMb = 0; // 0: no cap
+  bool printIR = false;
+  bool printAfterAll = false;
+  bool printPlan = false;
+  bool timePasses = false;
+  bool force = false;
+};
+
+/// Compiles a model; returns the process exit code.
+int compileModel(const CompileOptions &opts, llvm::raw_ostream &out, llvm::raw_ostream &err);
+
+/// Chains the stages of `dir` in one process on the inputs of `ioFile` and
+/// compares with the unpartitioned model; exit 0 only when every output is
+/// within `tolerance` (relative; integers and non-tensors exact).
+int verifyStages(const std::string &model, const std::string &dir, const std::string &ioFile,
+                 double tolerance, llvm::raw_ostream &out);
+
+/// Prints the stage table and the partitioned IR of a compiled directory.
+int inspectStages(const std::string &dir, const std::string &dotFile, llvm::raw_ostream &out);
+
+/// Copies the (trained) parameters of the stages in `dir` back into the whole
+/// model and saves it as `outFile`.
+int mergeStages(const std::string &model, const std::string &dir, const std::string &outFile,
+                llvm::raw_ostream &out);
+
+/// Writes a Graphviz picture of stages and cross-stage edges.
+void writeDot(const std::string &irText, const std::string &file);
+
+} // namespace ppc
+
+#endif

@@ -1,0 +1,60 @@
+//===- passes/AssignParameters.cpp - Parameter ownership ------------------===//
+//
+// Reads parameter uses off the IR: a Param value's users' stages are its
+// holders. Only names the model lists as parameters or buffers are stage
+// parameters; other attributes (ints, strings) are copied but not listed.
+//
+//===----------------------------------------------------------------------===//
+#include "passes/AssignParameters.h"
+
+#include "ir/Diagnostics.h"
+
+#include <map>
+#include <set>
+
+using namespace ppc;
+
+static std::set<int> holderStages(const Graph &g, const Value &param) {
+  std::set<int> stages;
+  for (const Op *user : param.users)
+    stages.insert(user->stage);
+  if (param.isModelOutput)
+    stages.insert(g.numStages - 1);
+  return stages;
+}
+
+static void refuseSharedWrites(const Graph &g, const Value &param, const std::set<int> &holders) {
+  if (holders.size() < 2)
+    return;
+  for (const Op *user : param.users)
+    for (unsigned i : user->writtenInputs)
+      if (user->inputs[i] == &param)
+        throw CompileError("'" + user->kind + "' in module '" + user->path + "' (stage " +
+                               std::to_string(user->stage) + ") writes '" + param.name +
+                               "', which other stages also read",
+                           "split so that every reader of '" + param.name + "' is in one stage");
+}
+
+unsigned ppc::assignParameters(Graph &g) {
+  std::map<std::string, std::set<int>> holdersByName;
+  for (const ParamInfo &info : g.params) {
+    const Value *v = g.findParam(info.name);
+    if (!v)
+      continue;
+    std::set<int> holders = holderStages(g, *v);
+    refuseSharedWrites(g, *v, holders);
+    holdersByName[info.name] = holders;
+    for (int s : holders)
+      g.stageInterfaces[s].parameters.push_back(info.name);
+  }
+  unsigned shared = 0;
+  for (auto &[name, holders] : holdersByName)
+    shared += holders.size() > 1;
+  for (Tie &tie : g.ties) {
+    std::set<int> stages;
+    for (const std::string &name : tie.parameters)
+      stages.insert(holdersByName[name].begin(), holdersByName[name].end());
+    tie.stages.assign(stages.begin(), stages.end());
+  }
+  return shared;
+}
