@@ -23,7 +23,7 @@
 #include <set>
 
 using namespace ppc;
-using nlohmann::json;
+using json = nlohmann::ordered_json;
 namespace fs = std::filesystem;
 
 namespace {

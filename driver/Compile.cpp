@@ -53,12 +53,13 @@ void printTimings(const PassManager &pm, llvm::raw_ostream &err) {
 int ppc::compileModel(const CompileOptions &opts, llvm::raw_ostream &out, llvm::raw_ostream &err) {
   if (!opts.outDir.empty())
     checkOutputDirectory(opts.outDir, opts.force);
+  std::vector<SplitPoint> splits = userSplits(opts); // bad words fail before loading
   std::unique_ptr<Model> model = Model::load(opts.model);
   Graph &g = model->graph();
   applyTies(*model, opts, err);
   if (!opts.exampleInputs.empty())
     model->annotateShapes(opts.exampleInputs);
-  g.splits = userSplits(opts);
+  g.splits = splits;
   if (opts.stages > 0 && opts.stages != int(g.splits.size()) + 1)
     throw CompileError("--stages " + std::to_string(opts.stages) + " with " +
                            std::to_string(g.splits.size()) +
