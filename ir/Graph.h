@@ -126,8 +126,8 @@ struct CrossStageValue {
 
 /// What crosses into and out of one stage, in a fixed order.
 struct StageInterface {
-  std::vector<Value *> inputs;  // model inputs first, then by definition order
-  std::vector<Value *> outputs; // by definition order
+  std::vector<Value *> inputs;  // model inputs first, then in program order
+  std::vector<Value *> outputs; // in program order
   /// Qualified names of the parameters and buffers the stage reads.
   std::vector<std::string> parameters;
 };

@@ -32,9 +32,8 @@ unsigned ppc::findCrossStageValues(Graph &g) {
   };
   // Model inputs first, so every stage lists them before other values.
   std::vector<Value *> order(g.inputs().begin(), g.inputs().end());
-  for (const auto &v : g.values())
-    if (v->kind == ValueKind::Result && v->def)
-      order.push_back(v.get());
+  for (const auto &op : g.ops())
+    order.insert(order.end(), op->results.begin(), op->results.end());
   for (Value *v : order) {
     std::set<int> consumers = consumerStages(g, *v);
     if (consumers.empty())

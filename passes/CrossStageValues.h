@@ -3,7 +3,7 @@
 // Finds every value defined in one stage (or a model input) and used by a
 // later stage, records its consumers (a skip edge goes straight from producer
 // to each consumer, never relayed), and derives each stage's interface: its
-// inputs (model inputs first, then values by definition order) and outputs.
+// inputs (model inputs first, then values in program order) and outputs.
 // Parameters and constants never cross: they are cloned. Needs op stages.
 //
 //===----------------------------------------------------------------------===//
