@@ -68,6 +68,12 @@ std::string failure(const Check &c, const std::string &why, const std::string &t
       pendingNots.push_back(&c);
       continue;
     }
+    if (c.kind == "CHECK-SAME") {
+      if (pos == 0 || !lines[pos - 1].contains(c.pattern))
+        return ::testing::AssertionFailure()
+               << failure(c, "not on the line of the previous match", text);
+      continue;
+    }
     for (int k = 0; k < c.count; ++k) {
       size_t found = pos;
       if (c.kind == "CHECK-NEXT" || (c.kind == "CHECK-COUNT" && k > 0)) {

@@ -2,8 +2,8 @@
 //
 // A small FileCheck for golden IR tests: `CHECK:` finds a line containing the
 // pattern at or after the current position, `CHECK-NEXT:` must match the very
-// next line, `CHECK-NOT:` must not match between the previous and the next
-// positive match, `CHECK-COUNT-N:` matches N times in a row. Patterns are
+// next line, `CHECK-SAME:` the line of the previous match, `CHECK-NOT:` must not match between the
+// previous and the next positive match, `CHECK-COUNT-N:` matches N times in a row. Patterns are
 // substrings; `{{...}}` is not supported on purpose: IR text is exact.
 //
 //===----------------------------------------------------------------------===//
