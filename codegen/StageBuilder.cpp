@@ -9,6 +9,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "codegen/Codegen.h"
+#include "codegen/StageModule.h"
 #include "frontend/ModelImpl.h"
 #include "ir/Diagnostics.h"
 #include "passes/MutationSafety.h"
@@ -221,7 +222,10 @@ torch::jit::Module StageBuilder::build() {
 
 } // namespace
 
+torch::jit::Module ppc::buildStageModule(Model &model, int stage) {
+  return StageBuilder(model.impl(), stage).build();
+}
+
 void ppc::saveStageModule(Model &model, int stage, const std::string &file) {
-  torch::jit::Module m = StageBuilder(model.impl(), stage).build();
-  m.save(file);
+  buildStageModule(model, stage).save(file);
 }

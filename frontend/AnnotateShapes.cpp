@@ -90,10 +90,14 @@ void Model::annotateShapes(const std::string &ioFile) {
                        "check their count, dtypes and shapes");
   }
   const auto &values = result.toTupleRef().elements();
-  for (size_t i = 0; i < observed.size(); ++i)
+  for (size_t i = 0; i < observed.size(); ++i) {
+    impl.exampleValues[observed[i]] = values[i];
     if (values[i].isTensor())
       recordShape(values[i].toTensor(), observed[i]->tensor);
-  for (size_t i = 1; i < inputs.size(); ++i)
+  }
+  for (size_t i = 1; i < inputs.size(); ++i) {
+    impl.exampleValues[impl.ir.inputs()[i - 1]] = inputs[i];
     if (inputs[i].isTensor())
       recordShape(inputs[i].toTensor(), impl.ir.inputs()[i - 1]->tensor);
+  }
 }

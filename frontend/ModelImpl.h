@@ -23,6 +23,8 @@ struct ModelImpl {
   torch::jit::Module module;
   std::shared_ptr<torch::jit::Graph> inlined;
   Graph ir;
+  /// The value of every IR value on the example inputs (annotateShapes).
+  std::unordered_map<const Value *, c10::IValue> exampleValues;
 };
 
 /// The attribute names from the graph's `self` to `v` through prim::GetAttr

@@ -1,0 +1,123 @@
+//===- driver/MeasureCosts.cpp - Timing op regions on example inputs ------===//
+//
+// `--balance time`: the ops between consecutive candidate split points form
+// regions; each region is built as an in-memory stage module (the same code
+// that emits real stages), fed the values the example run recorded at its
+// boundary, and timed with one intra-op thread: one warm-up, then the median
+// of several repeats. A region's time is spread over its ops in proportion to
+// their analytic cost (evenly when none is known), so that any partition
+// along candidate boundaries sums exactly to measured region times.
+//
+//===----------------------------------------------------------------------===//
+#include "driver/MeasureCosts.h"
+
+#include "codegen/StageModule.h"
+#include "frontend/ModelImpl.h"
+#include "ir/Diagnostics.h"
+#include "passes/CrossStageValues.h"
+
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <chrono>
+
+using namespace ppc;
+
+namespace {
+
+/// Deep-copies tensors so that in-place ops in a region cannot change the
+/// recorded example values between repeats.
+c10::IValue freshCopy(const c10::IValue &v) {
+  if (v.isTensor())
+    return v.toTensor().clone();
+  if (v.isTuple()) {
+    std::vector<c10::IValue> items;
+    for (const auto &e : v.toTupleRef().elements())
+      items.push_back(freshCopy(e));
+    return c10::ivalue::Tuple::create(std::move(items));
+  }
+  if (v.isTensorList()) {
+    c10::List<at::Tensor> list;
+    for (const at::Tensor &t : v.toTensorList().vec())
+      list.push_back(t.clone());
+    return list;
+  }
+  return v;
+}
+
+std::optional<c10::IValue> exampleValue(const ModelImpl &impl, const Value *v) {
+  auto it = impl.exampleValues.find(v);
+  if (it != impl.exampleValues.end())
+    return it->second;
+  if (v->def && v->def->kind == "ppc::clone") // a copy holds its source's value
+    return exampleValue(impl, v->def->inputs[0]);
+  return std::nullopt;
+}
+
+double medianMs(torch::jit::Module &region, const std::vector<c10::IValue> &inputs, int repeats) {
+  std::vector<double> times;
+  for (int r = 0; r <= repeats; ++r) {
+    std::vector<c10::IValue> args;
+    for (const c10::IValue &v : inputs)
+      args.push_back(freshCopy(v));
+    auto start = std::chrono::steady_clock::now();
+    region.forward(args);
+    std::chrono::duration<double, std::milli> ms = std::chrono::steady_clock::now() - start;
+    if (r > 0) // the first run is the warm-up
+      times.push_back(ms.count());
+  }
+  std::nth_element(times.begin(), times.begin() + times.size() / 2, times.end());
+  return times[times.size() / 2];
+}
+
+void spreadOverOps(Graph &g, int region, double ms) {
+  double total = 0;
+  size_t count = 0;
+  for (const auto &op : g.ops())
+    if (op->stage == region) {
+      total += op->cost.flops + op->cost.bytes;
+      ++count;
+    }
+  for (const auto &op : g.ops())
+    if (op->stage == region)
+      op->cost.timeMs =
+          total > 0 ? ms * (op->cost.flops + op->cost.bytes) / total : ms / double(count);
+}
+
+} // namespace
+
+void ppc::measureRegionCosts(Model &model, const std::vector<unsigned> &boundaries, int repeats) {
+  ModelImpl &impl = model.impl();
+  Graph &g = impl.ir;
+  if (impl.exampleValues.empty())
+    throw CompileError("--balance time needs example inputs",
+                       "pass --example-inputs IO.pt, or use --balance flops");
+  std::vector<unsigned> cuts(boundaries);
+  std::sort(cuts.begin(), cuts.end());
+  cuts.erase(std::unique(cuts.begin(), cuts.end()), cuts.end());
+  llvm::erase_if(cuts, [&](unsigned c) { return c == 0 || c >= g.ops().size(); });
+  for (const auto &op : g.ops())
+    op->stage = std::upper_bound(cuts.begin(), cuts.end(), op->index) - cuts.begin();
+  g.numStages = cuts.size() + 1;
+  findCrossStageValues(g);
+  int threads = at::get_num_threads();
+  at::set_num_threads(1);
+  torch::NoGradGuard noGrad;
+  for (int r = 0; r < g.numStages; ++r) {
+    std::vector<c10::IValue> inputs;
+    for (const Value *v : g.stageInterfaces[r].inputs)
+      if (auto iv = exampleValue(impl, v))
+        inputs.push_back(*iv);
+    if (inputs.size() != g.stageInterfaces[r].inputs.size())
+      continue; // a boundary value the example run did not see: leave analytic costs
+    torch::jit::Module region = buildStageModule(model, r);
+    spreadOverOps(g, r, medianMs(region, inputs, repeats));
+  }
+  at::set_num_threads(threads);
+  // Leave the graph unpartitioned again.
+  for (const auto &op : g.ops())
+    op->stage = -1;
+  g.numStages = 0;
+  g.crossStage.clear();
+  g.stageInterfaces.clear();
+}
