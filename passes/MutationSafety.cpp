@@ -1,45 +1,94 @@
 //===- passes/MutationSafety.cpp - In-place writes across stages ----------===//
 //
-// For each writing op, the alias class of the written value is the root it
-// views (following Op::resultAliases backwards) and every view derived from
-// that root. Members defined outside the writer's stage and read inside it
-// are the received ones; exactly one, through which the write happens, can
-// be copied; anything else is refused.
+// For each writing op, the write's members are the values that are the
+// written object (views via Op::resultAliases, the same tensor taken out of a
+// tuple or list) and its holders the containers holding a member. Members
+// defined outside the writer's stage and read inside it are the received
+// ones; exactly one, through which the write happens, can be copied, and only
+// if nothing else from outside the stage observes the write afterwards.
 //
 //===----------------------------------------------------------------------===//
 #include "passes/MutationSafety.h"
 
 #include "ir/Diagnostics.h"
 
+#include <map>
 #include <set>
 
 using namespace ppc;
 
 namespace {
 
-/// The value `v` views, or null.
-Value *viewedValue(const Value &v) {
-  if (v.kind != ValueKind::Result || !v.def)
-    return nullptr;
-  int input = v.def->resultAliases[v.resultNo];
-  return input >= 0 ? v.def->inputs[input] : nullptr;
+/// Union-find over values that are the same object or views of one another.
+class SameObject {
+public:
+  Value *find(Value *v) {
+    auto it = parents.find(v);
+    if (it == parents.end() || it->second == v)
+      return v;
+    return it->second = find(it->second);
+  }
+  void unite(Value *a, Value *b) {
+    parents.try_emplace(a, a);
+    parents.try_emplace(b, b);
+    parents[find(a)] = find(b);
+  }
+
+private:
+  std::map<Value *, Value *> parents;
+};
+
+bool isConstruct(llvm::StringRef kind) {
+  return kind == "prim::TupleConstruct" || kind == "prim::ListConstruct";
 }
 
-std::set<Value *> aliasClass(Value *v) {
-  Value *root = v;
-  while (Value *up = viewedValue(*root))
-    root = up;
-  std::set<Value *> members{root};
-  std::vector<Value *> work{root};
-  while (!work.empty()) {
-    Value *cur = work.back();
-    work.pop_back();
-    for (Op *user : cur->users)
-      for (Value *r : user->results)
-        if (viewedValue(*r) == cur && members.insert(r).second)
-          work.push_back(r);
+bool isExtract(llvm::StringRef kind) {
+  return kind == "prim::TupleUnpack" || kind == "prim::ListUnpack" || kind == "prim::TupleIndex" ||
+         kind == "aten::__getitem__";
+}
+
+/// Relates values for the write `written`: its members are the objects the
+/// write changes (the value, its views, the same tensor taken out of a tuple
+/// or list; for a list write, the list itself), its holders the containers
+/// that hold a member and so observe the write.
+struct WriteEffect {
+  std::set<Value *> members;
+  std::set<Value *> holders;
+};
+
+WriteEffect effectOf(const Graph &g, Value *written) {
+  SameObject same;
+  bool tensorWrite = written->isTensor();
+  for (const auto &op : g.ops()) {
+    for (size_t r = 0; r < op->results.size(); ++r)
+      if (op->resultAliases[r] >= 0) // views, and a list returned by its own append
+        same.unite(op->results[r], op->inputs[op->resultAliases[r]]);
+    if (!tensorWrite || !isExtract(op->kind))
+      continue;
+    Value *container = op->inputs[0];
+    bool knownElements = container->def && isConstruct(container->def->kind) &&
+                         op->kind == "prim::TupleUnpack" &&
+                         container->def->inputs.size() == op->results.size();
+    for (size_t r = 0; r < op->results.size(); ++r)
+      same.unite(op->results[r], knownElements ? container->def->inputs[r] : container);
   }
-  return members;
+  WriteEffect effect;
+  for (const auto &v : g.values())
+    if (same.find(v.get()) == same.find(written))
+      effect.members.insert(v.get());
+  effect.members.insert(written);
+  if (!tensorWrite)
+    return effect;
+  for (const auto &op : g.ops()) {
+    bool holds = llvm::any_of(op->inputs, [&](Value *in) {
+      return effect.members.count(in) || effect.holders.count(in);
+    });
+    if (holds && (isConstruct(op->kind) || op->kind == "aten::append"))
+      effect.holders.insert(op->results.begin(), op->results.end());
+    if (holds && op->kind == "aten::append")
+      effect.holders.insert(op->inputs[0]);
+  }
+  return effect;
 }
 
 bool isReceivedBy(const Graph &g, const Value &v, int stage) {
@@ -48,12 +97,17 @@ bool isReceivedBy(const Graph &g, const Value &v, int stage) {
   return llvm::any_of(v.users, [&](const Op *u) { return u->stage == stage; });
 }
 
+bool isCopyable(const Value &v) {
+  llvm::StringRef type(v.type);
+  return v.isTensor() || type.startswith("List[") || type.endswith("[]");
+}
+
 [[noreturn]] void refuse(const Op &writer, const Value &written) {
   std::string where = writer.path.empty() ? "the model's forward" : "module '" + writer.path + "'";
   throw CompileError("in-place '" + writer.kind + "' in " + where + " (stage " +
                          std::to_string(writer.stage) + ") writes %" + written.name +
-                         ", which is shared with another stage through a view",
-                     "move the split so that the value and its views stay in one stage");
+                         ", which another stage also holds (through a view or a container)",
+                     "move the split so that the value and whatever holds it stay in one stage");
 }
 
 /// Copies `received` at its first use in stage `stage` and redirects the uses
@@ -86,25 +140,39 @@ void copyInStage(Graph &g, Value *received, const Op &writer) {
 bool makeWriteSafe(Graph &g, Op &writer, Value *written) {
   if (written->isCloned())
     return false; // parameters: AssignParameters checks them
-  std::set<Value *> members = aliasClass(written);
+  WriteEffect effect = effectOf(g, written);
   std::vector<Value *> received;
-  for (Value *m : members)
+  for (Value *m : effect.members)
     if (isReceivedBy(g, *m, writer.stage))
       received.push_back(m);
+  // A container received from elsewhere that holds the written object: its
+  // other holders (and, over processes, its serialized copies) go unseen.
+  for (Value *h : effect.holders)
+    if (isReceivedBy(g, *h, writer.stage))
+      refuse(writer, *written);
   if (received.empty())
     return false;
   if (received.size() > 1)
     refuse(writer, *written);
   Value *through = received.front();
-  // Any other member read after the write outside this stage would miss it.
-  for (Value *m : members)
-    if (m != through && g.producerStage(*m) != writer.stage)
-      for (Op *u : m->users)
-        if (u->index > writer.index && u->stage != writer.stage)
-          refuse(writer, *written);
-  bool copyable = through->isTensor() || llvm::StringRef(through->type).endswith("[]");
-  if (!copyable)
-    refuse(writer, *written);
+  // Only `through` is copied: any other value from outside this stage that
+  // holds the written object and is read after the write would miss it.
+  std::set<Value *> observers = effect.members;
+  observers.insert(effect.holders.begin(), effect.holders.end());
+  for (Value *m : observers) {
+    if (m == through || g.producerStage(*m) == writer.stage)
+      continue;
+    if (m->isModelOutput)
+      refuse(writer, *written);
+    for (Op *u : m->users)
+      if (u->index > writer.index)
+        refuse(writer, *written);
+  }
+  if (!isCopyable(*through))
+    throw CompileError("in-place '" + writer.kind + "' (stage " + std::to_string(writer.stage) +
+                           ") writes %" + through->name + " of type " + through->type +
+                           ", received from another stage, and ppc cannot copy that type",
+                       "move the split so that the value is created and written in one stage");
   copyInStage(g, through, writer);
   return true;
 }

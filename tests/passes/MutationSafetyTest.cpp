@@ -96,8 +96,8 @@ stage 2:
   return (%v3)
 }
 )"),
-            "in-place 'aten::add_' in module 'l1' (stage 1) writes %v1, which is shared with "
-            "another stage through a view");
+            "in-place 'aten::add_' in module 'l1' (stage 1) writes %v1, which another stage also "
+            "holds (through a view or a container)");
 }
 
 TEST(MutationSafety, AppendToReceivedListCopiesTheList) {
@@ -114,4 +114,39 @@ stage 1:
     CHECK: %v3 : Tensor[] = ppc::clone(%v0) @l1
     CHECK-NEXT: aten::append(%v3, %x) @l1
     CHECK-NEXT: aten::cat(%v3) @l1)"));
+}
+
+TEST(MutationSafety, WriteToTensorAlsoHeldInASentListIsRefused) {
+  // acc = [y]; stage 1 writes y in place, stage 2 reads acc: it must see the write.
+  EXPECT_EQ(diagnose(R"(graph(%x : Tensor) {
+stage 0:
+  %v0 : Tensor = aten::relu(%x) @l0
+  %v1 : Tensor[] = prim::ListConstruct(%v0) @l0
+stage 1:
+  %v2 : Tensor = aten::mul_(%v0) @l1 [writes=0]
+stage 2:
+  %v3 : Tensor = aten::stack(%v1) @l2
+  return (%v3)
+}
+)"),
+            "in-place 'aten::mul_' in module 'l1' (stage 1) writes %v0, which another stage also "
+            "holds (through a view or a container)");
+}
+
+TEST(MutationSafety, WriteToElementOfReceivedTupleIsRefused) {
+  // Over processes the tuple arrives as a copy; its other holder (%v1) would miss the write.
+  EXPECT_EQ(diagnose(R"(graph(%x : Tensor) {
+stage 0:
+  %v0 : Tensor = aten::relu(%x) @l0
+  %v1 : Tensor[] = prim::ListConstruct(%v0) @l0
+  %v2 : (Tensor) = prim::TupleConstruct(%v0) @l0
+stage 1:
+  %v3 : Tensor = prim::TupleUnpack(%v2) @l1
+  %v4 : Tensor = aten::mul_(%v3) @l1 [writes=0]
+  %v5 : Tensor = aten::stack(%v1) @l1
+  return (%v5)
+}
+)"),
+            "in-place 'aten::mul_' in module 'l1' (stage 1) writes %v3, which another stage also "
+            "holds (through a view or a container)");
 }
