@@ -124,7 +124,7 @@ void Parser::parseOpAttributes(StringRef text, Op &op) {
 void Parser::parseOp(StringRef line) {
   StringRef lhs, rhs = line;
   size_t eq = line.find(" = ");
-  if (eq != StringRef::npos && line.find('(') > eq)
+  if (eq != StringRef::npos && line.startswith("%")) // results come first
     std::tie(lhs, rhs) = std::make_pair(line.take_front(eq), line.drop_front(eq + 3));
   size_t open = rhs.find('(');
   size_t close = rhs.rfind(')');
