@@ -116,7 +116,9 @@ Value *Lowering::valueFor(JitValue *v) {
 /// them it writes in place.
 void Lowering::collectBlockReads(Block *b, llvm::SmallVectorImpl<JitValue *> &reads,
                                  std::set<JitValue *> &seen, std::set<JitValue *> &written) {
-  for (Node *n : b->nodes()) {
+  std::vector<Node *> nodes(b->nodes().begin(), b->nodes().end());
+  nodes.push_back(b->return_node()); // a body may return an outer value as is
+  for (Node *n : nodes) {
     const c10::FunctionSchema *schema = n->maybeSchema();
     for (size_t i = 0; i < n->inputs().size(); ++i) {
       JitValue *in = n->input(i);
