@@ -76,7 +76,13 @@ private:
 };
 
 Value *Lowering::paramFor(JitValue *v, const std::vector<std::string> &chain) {
-  Value *p = ir.addParam(joinPath(chain), typeString(v->type()));
+  // Names sharing one storage are read under the first one, as the tracer
+  // and Python's named_parameters() (which lists shared tensors once) do.
+  std::string name = joinPath(chain);
+  for (const Tie &tie : ir.ties)
+    if (llvm::is_contained(tie.parameters, name))
+      name = tie.parameters.front();
+  Value *p = ir.addParam(name, typeString(v->type()));
   p->handle = v;
   recordTensorType(v, p->tensor);
   if (const ParamInfo *info = ir.paramInfo(p->name))

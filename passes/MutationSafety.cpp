@@ -47,16 +47,17 @@ bool isExtract(llvm::StringRef kind) {
          kind == "aten::__getitem__";
 }
 
-/// Relates values for the write `written`: its members are the objects the
-/// write changes (the value, its views, the same tensor taken out of a tuple
-/// or list; for a list write, the list itself), its holders the containers
-/// that hold a member and so observe the write.
+/// Relates values for the write `written` in `stage`: its members are the
+/// objects the write changes (the value, its views, the same tensor taken out
+/// of a tuple or list; for a list write, the list itself), its holders the
+/// containers filled in other stages that hold a member and so observe the
+/// write (over processes, through a copy that the write does not reach).
 struct WriteEffect {
   std::set<Value *> members;
   std::set<Value *> holders;
 };
 
-WriteEffect effectOf(const Graph &g, Value *written) {
+WriteEffect effectOf(const Graph &g, Value *written, int stage) {
   SameObject same;
   bool tensorWrite = written->isTensor();
   for (const auto &op : g.ops()) {
@@ -80,6 +81,9 @@ WriteEffect effectOf(const Graph &g, Value *written) {
   if (!tensorWrite)
     return effect;
   for (const auto &op : g.ops()) {
+    // Containers filled in the writer's own stage hold the very object written.
+    if (op->stage == stage)
+      continue;
     bool holds = llvm::any_of(op->inputs, [&](Value *in) {
       return effect.members.count(in) || effect.holders.count(in);
     });
@@ -140,7 +144,7 @@ void copyInStage(Graph &g, Value *received, const Op &writer) {
 bool makeWriteSafe(Graph &g, Op &writer, Value *written) {
   if (written->isCloned())
     return false; // parameters: AssignParameters checks them
-  WriteEffect effect = effectOf(g, written);
+  WriteEffect effect = effectOf(g, written, writer.stage);
   std::vector<Value *> received;
   for (Value *m : effect.members)
     if (isReceivedBy(g, *m, writer.stage))

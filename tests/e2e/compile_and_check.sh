@@ -10,4 +10,4 @@ for s in "$@"; do args+=(--split "$s"); done
 here=$(cd "$(dirname "$0")/.." && pwd)
 "$ppc" "$model" "${args[@]}" -o "$out" --force
 "$ppc" verify "$model" "$out" --inputs "$io"
-"$python" "$here/fixtures/check_stages.py" "$out" "$io" --model "$model" --stages "$stages"
+"$python" "$here/e2e/check_stages.py" "$out" "$io" --model "$model" --stages "$stages"
