@@ -15,13 +15,15 @@ PY=/usr/bin/python3
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 step "Compile $MODEL into 3 stages"
-"$PPC" "$MODEL" --split transformer.h.1:begin,transformer.h.3:begin \
+"$PPC" "$MODEL" --split transformer.h.1:begin,transformer.h.3:begin --example-inputs "$IO" \
   --tie transformer.wte.weight=lm_head.weight -o "$OUT" --force
 
-step "Stage table and the start of the partitioned IR (ppc inspect)"
-"$PPC" inspect "$OUT" | grep -v '^  modules ' | head -20
-echo "  ..."
-"$PPC" inspect "$OUT" | sed -n '/^cross-stage values:/,$p'
+step "Stage table, the partitioned IR's stage boundaries, cross-stage values (ppc inspect)"
+"$PPC" inspect "$OUT" > "$BUILD_DIR/demo/inspect.txt"
+sed -n '1,/^$/p' "$BUILD_DIR/demo/inspect.txt"
+grep -v '^  \(modules\|const\|param\) ' "$BUILD_DIR/demo/inspect.txt" | grep -B2 -A3 '^stage [0-9]*:' || true
+echo "  ... (full IR: $BUILD_DIR/demo/inspect.txt)"
+sed -n '/^cross-stage values:/,$p' "$BUILD_DIR/demo/inspect.txt"
 
 step "The stages reproduce the unpartitioned model (ppc verify)"
 "$PPC" verify "$MODEL" "$OUT" --inputs "$IO"
