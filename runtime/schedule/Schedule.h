@@ -105,8 +105,8 @@ struct Simulation {
   double stepMs = 0;
   /// Idle share of rank time over the step: 1 - sum(busy) / (ranks * step).
   double bubbleFraction = 0;
-  std::vector<double> busyMs;              // per rank
-  std::vector<double> peakActivationBytes; // per stage
+  std::vector<double> busyMs;                     // per rank
+  std::vector<double> peakActivationBytes;        // per stage
   std::vector<std::vector<TimedAction>> timeline; // per rank
 };
 
