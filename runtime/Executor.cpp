@@ -1,0 +1,282 @@
+//===- runtime/Executor.cpp - Running one rank's actions ------------------===//
+//
+// See Executor.h. Stage modules are loaded and checked against the manifest
+// when the executor is built, before any work. Values sent between stages
+// are detached; a receiving stage makes floating-point tensors fresh leaves
+// that require grad, so its backward yields exactly the gradients to return.
+//
+//===----------------------------------------------------------------------===//
+#include "runtime/Executor.h"
+
+#include "runtime/Microbatch.h"
+
+#include <torch/torch.h>
+
+#include <filesystem>
+
+using namespace ppc::rt;
+using ppc::sched::Action;
+using ppc::sched::ActionKind;
+
+std::string ppc::rt::activationKey(const std::string &value, int mb, int consumer) {
+  return "A|" + value + "|" + std::to_string(mb) + "|" + std::to_string(consumer);
+}
+
+std::string ppc::rt::gradientKey(const std::string &value, int mb, int consumer) {
+  return "G|" + value + "|" + std::to_string(mb) + "|" + std::to_string(consumer);
+}
+
+static std::string firstLine(const std::exception &e) {
+  const auto *ce = dynamic_cast<const c10::Error *>(&e);
+  std::string msg = ce ? ce->what_without_backtrace() : e.what();
+  return msg.substr(0, msg.find('\n'));
+}
+
+static torch::jit::Module loadStage(const Manifest &m, const StageSpec &spec) {
+  std::string path = m.dir + "/" + spec.file;
+  if (!std::filesystem::exists(path))
+    throw std::runtime_error("stage file '" + path + "' is missing; recompile with ppc");
+  torch::jit::Module module;
+  try {
+    module = torch::jit::load(path);
+  } catch (const std::exception &e) {
+    throw std::runtime_error("cannot load '" + path + "': " + firstLine(e));
+  }
+  size_t args = module.get_method("forward").function().getSchema().arguments().size() - 1;
+  if (args != spec.inputs.size())
+    throw std::runtime_error("stage " + std::to_string(spec.index) + " (" + spec.file + ") takes " +
+                             std::to_string(args) + " inputs, pipeline.json lists " +
+                             std::to_string(spec.inputs.size()) + "; recompile with ppc");
+  return module;
+}
+
+Executor::Executor(const Manifest &manifest, Transport &transport, bool training, LossSpec loss)
+    : manifest(manifest), transport(transport), training(training), loss(std::move(loss)) {
+  for (const StageSpec &spec : manifest.stages)
+    if (rankOf(spec.index) == transport.rank()) {
+      torch::jit::Module m = loadStage(manifest, spec);
+      training ? m.train() : m.eval();
+      modules.emplace(spec.index, m);
+    }
+  for (size_t i = 0; i < manifest.inputs.size(); ++i)
+    inputIndex[manifest.inputs[i].name] = i;
+  computesLoss = training && rankOf(manifest.outputs.at(0).stage) == transport.rank();
+}
+
+std::vector<at::Tensor> Executor::parameters() {
+  std::vector<at::Tensor> params;
+  for (auto &[index, m] : modules)
+    for (const at::Tensor &p : m.parameters())
+      params.push_back(p);
+  return params;
+}
+
+at::Tensor Executor::lossOf(const c10::IValue &output, const at::Tensor &target, double share) {
+  std::vector<at::Tensor> leaves = tensorLeaves(output);
+  if (leaves.empty())
+    throw std::runtime_error("model output 0 holds no tensor to compute a loss on");
+  at::Tensor out = leaves.front();
+  at::Tensor l;
+  if (loss.kind == "cross_entropy")
+    l = torch::nn::functional::cross_entropy(out.reshape({-1, out.size(-1)}),
+                                             target.reshape({-1}).to(torch::kLong));
+  else if (loss.kind == "mse")
+    l = torch::mse_loss(out, target.to(out.scalar_type()));
+  else
+    l = loss.module->forward({out, target}).toTensor();
+  return l * share;
+}
+
+void Executor::forward(int stage, int mb, const StepData &data) {
+  const StageSpec &spec = manifest.stages[stage];
+  Saved record;
+  std::vector<c10::IValue> args;
+  for (const StageInput &in : spec.inputs) {
+    c10::IValue v = in.from < 0 ? data.inputs[mb][inputIndex.at(in.value)]
+                                : receive(activationKey(in.value, mb, stage), rankOf(in.from));
+    std::vector<at::Tensor> leaves;
+    if (training && in.from >= 0)
+      v = asGradLeaves(v, leaves);
+    record.inputLeaves.push_back(leaves);
+    args.push_back(v);
+  }
+  c10::IValue result;
+  {
+    c10::optional<torch::NoGradGuard> noGrad;
+    if (!training)
+      noGrad.emplace();
+    result = modules.at(stage).forward(args);
+  }
+  std::vector<c10::IValue> outs = result.toTupleRef().elements().vec();
+  for (size_t i = 0; i < outs.size(); ++i) {
+    const std::string &name = spec.outputs[i];
+    auto consumers = manifest.consumers.find(name);
+    if (consumers != manifest.consumers.end())
+      for (int c : consumers->second)
+        if (c != stage)
+          send(activationKey(name, mb, c), rankOf(c), detached(outs[i]));
+    for (const ModelOutput &mo : manifest.outputs)
+      if (mo.value == name && mo.stage == stage)
+        outputs[{name, mb}] = detached(outs[i]);
+    if (training && name == manifest.outputs[0].value && manifest.outputs[0].stage == stage) {
+      record.loss = lossOf(outs[i], data.targets[mb], data.shares[mb]);
+      lossSum += record.loss.item<double>();
+    }
+  }
+  if (training) {
+    record.outputs = std::move(outs);
+    saved[{stage, mb}] = std::move(record);
+  }
+}
+
+/// Output gradients from every consumer (summed), plus the loss.
+void Executor::gatherRoots(int stage, int mb, Saved &record) {
+  const StageSpec &spec = manifest.stages[stage];
+  for (size_t i = 0; i < spec.outputs.size(); ++i) {
+    std::vector<at::Tensor> leaves = tensorLeaves(record.outputs[i]);
+    std::vector<at::Tensor> sums(leaves.size());
+    auto consumers = manifest.consumers.find(spec.outputs[i]);
+    if (consumers != manifest.consumers.end())
+      for (int c : consumers->second) {
+        if (c == stage)
+          continue;
+        c10::IValue g = receive(gradientKey(spec.outputs[i], mb, c), rankOf(c));
+        const auto &items = g.toTupleRef().elements();
+        for (size_t j = 0; j < items.size() && j < sums.size(); ++j)
+          if (items[j].isTensor())
+            sums[j] = sums[j].defined() ? sums[j] + items[j].toTensor() : items[j].toTensor();
+      }
+    for (size_t j = 0; j < leaves.size(); ++j)
+      if (sums[j].defined() && leaves[j].requires_grad()) {
+        record.roots.push_back(leaves[j]);
+        record.rootGrads.push_back(sums[j]);
+      }
+  }
+  if (record.loss.defined()) {
+    record.roots.push_back(record.loss);
+    record.rootGrads.push_back(torch::ones_like(record.loss));
+  }
+}
+
+/// Sends each received input's gradients (None where there is none) back to
+/// its producer; `grads` holds one entry per input leaf that requires grad.
+void Executor::sendInputGrads(int stage, int mb, Saved &record,
+                              const std::vector<at::Tensor> &grads) {
+  const StageSpec &spec = manifest.stages[stage];
+  size_t next = 0;
+  for (size_t k = 0; k < spec.inputs.size(); ++k) {
+    if (spec.inputs[k].from < 0)
+      continue;
+    std::vector<c10::IValue> items;
+    for (const at::Tensor &leaf : record.inputLeaves[k]) {
+      at::Tensor g = leaf.requires_grad() ? grads[next++] : at::Tensor();
+      items.push_back(g.defined() ? c10::IValue(g) : c10::IValue());
+    }
+    send(gradientKey(spec.inputs[k].value, mb, stage), rankOf(spec.inputs[k].from),
+         c10::ivalue::Tuple::create(std::move(items)));
+  }
+}
+
+static std::vector<at::Tensor> gradLeaves(const std::vector<std::vector<at::Tensor>> &inputs) {
+  std::vector<at::Tensor> out;
+  for (const auto &leaves : inputs)
+    for (const at::Tensor &leaf : leaves)
+      if (leaf.requires_grad())
+        out.push_back(leaf);
+  return out;
+}
+
+void Executor::backward(int stage, int mb) {
+  Saved &record = saved.at({stage, mb});
+  gatherRoots(stage, mb, record);
+  if (!record.roots.empty())
+    torch::autograd::backward(record.roots, record.rootGrads);
+  std::vector<at::Tensor> grads;
+  for (const at::Tensor &leaf : gradLeaves(record.inputLeaves))
+    grads.push_back(leaf.grad());
+  sendInputGrads(stage, mb, record, grads);
+  saved.erase({stage, mb});
+}
+
+void Executor::inputGrad(int stage, int mb) {
+  Saved &record = saved.at({stage, mb});
+  gatherRoots(stage, mb, record);
+  std::vector<at::Tensor> leaves = gradLeaves(record.inputLeaves);
+  std::vector<at::Tensor> grads(leaves.size());
+  if (!record.roots.empty() && !leaves.empty())
+    grads = torch::autograd::grad(record.roots, leaves, record.rootGrads, /*retain_graph=*/true,
+                                  /*create_graph=*/false, /*allow_unused=*/true);
+  sendInputGrads(stage, mb, record, grads);
+}
+
+void Executor::weightGrad(int stage, int mb) {
+  Saved &record = saved.at({stage, mb});
+  std::vector<at::Tensor> params;
+  for (const at::Tensor &p : modules.at(stage).parameters())
+    if (p.requires_grad())
+      params.push_back(p);
+  if (!record.roots.empty() && !params.empty()) {
+    auto grads = torch::autograd::grad(record.roots, params, record.rootGrads,
+                                       /*retain_graph=*/false, /*create_graph=*/false,
+                                       /*allow_unused=*/true);
+    for (size_t i = 0; i < params.size(); ++i)
+      if (grads[i].defined())
+        params[i].mutable_grad() =
+            params[i].grad().defined() ? params[i].grad() + grads[i] : grads[i];
+  }
+  saved.erase({stage, mb});
+}
+
+double Executor::sinceStart() const {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+      .count();
+}
+
+// Keys carry the step so that a fast rank's next step never meets this one's.
+c10::IValue Executor::receive(const std::string &key, int src) {
+  double begin = sinceStart();
+  c10::IValue v = transport.recv(stepPrefix + key, src);
+  if (src != transport.rank())
+    transfers.push_back({"recv " + key, begin, sinceStart()});
+  return v;
+}
+
+void Executor::send(const std::string &key, int dst, const c10::IValue &value) {
+  transport.send(stepPrefix + key, dst, value);
+}
+
+void Executor::run(const std::vector<Action> &actions, const StepData &data, int step,
+                   std::chrono::steady_clock::time_point stepStart) {
+  outputs.clear();
+  lossSum = 0;
+  timings.clear();
+  transfers.clear();
+  start = stepStart;
+  stepPrefix = std::to_string(step) + "|";
+  for (const Action &a : actions) {
+    ActionTiming t{sinceStart(), 0};
+    try {
+      switch (a.kind) {
+      case ActionKind::Forward:
+        forward(a.stage, a.microbatch, data);
+        break;
+      case ActionKind::Backward:
+        backward(a.stage, a.microbatch);
+        break;
+      case ActionKind::InputGrad:
+        inputGrad(a.stage, a.microbatch);
+        break;
+      case ActionKind::WeightGrad:
+        weightGrad(a.stage, a.microbatch);
+        break;
+      }
+    } catch (const TransportError &) {
+      throw;
+    } catch (const std::exception &e) {
+      throw std::runtime_error("stage " + std::to_string(a.stage) + ", action " + a.str() + ": " +
+                               firstLine(e));
+    }
+    t.endMs = sinceStart();
+    timings.push_back(t);
+  }
+}

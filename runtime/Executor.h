@@ -1,0 +1,107 @@
+//===- runtime/Executor.h - Running one rank's actions ----------*- C++ -*-===//
+//
+// Holds the stages of one rank and runs any valid action list on them: F
+// receives each stage input from its producer (or the model inputs), runs
+// the stage and sends each output straight to every consumer stage; B runs
+// autograd from the received output gradients (and the loss on the stage
+// that returns model output 0) and sends input gradients back to each
+// producer, which sums what its consumers return; I and W split B into
+// input-gradient and weight-gradient passes. Gradients accumulate over
+// microbatches; the caller steps the optimizer.
+//
+//===----------------------------------------------------------------------===//
+#ifndef PPC_RUNTIME_EXECUTOR_H
+#define PPC_RUNTIME_EXECUTOR_H
+
+#include "runtime/Manifest.h"
+#include "runtime/Transport.h"
+#include "runtime/schedule/Schedule.h"
+
+#include <torch/script.h>
+
+#include <map>
+#include <optional>
+
+namespace ppc::rt {
+
+struct LossSpec {
+  std::string kind = "cross_entropy"; // cross_entropy | mse | a TorchScript file
+  std::optional<torch::jit::Module> module;
+};
+
+struct ActionTiming {
+  double startMs = 0;
+  double endMs = 0;
+};
+
+/// A wait for a value from another rank, for the trace.
+struct TransferSpan {
+  std::string what;
+  double startMs = 0;
+  double endMs = 0;
+};
+
+/// One microbatch's data as every rank sees it.
+struct StepData {
+  std::vector<std::vector<c10::IValue>> inputs; // [microbatch][model input]
+  std::vector<at::Tensor> targets;              // [microbatch], training only
+  std::vector<double> shares;                   // rows of each microbatch / batch
+};
+
+class Executor {
+public:
+  Executor(const Manifest &manifest, Transport &transport, bool training, LossSpec loss);
+
+  /// Runs `actions` for step `step`; timings are relative to `stepStart`.
+  void run(const std::vector<sched::Action> &actions, const StepData &data, int step,
+           std::chrono::steady_clock::time_point stepStart);
+
+  /// The stages this rank holds, by index.
+  std::map<int, torch::jit::Module> &stages() { return modules; }
+  std::vector<at::Tensor> parameters();
+
+  /// Model outputs produced here this step: (value, microbatch) -> value.
+  std::map<std::pair<std::string, int>, c10::IValue> outputs;
+  double lossSum = 0;
+  bool computesLoss = false;
+  std::vector<ActionTiming> timings;
+  std::vector<TransferSpan> transfers;
+
+private:
+  struct Saved {
+    std::vector<std::vector<at::Tensor>> inputLeaves; // per stage input
+    std::vector<c10::IValue> outputs;
+    at::Tensor loss;
+    std::vector<at::Tensor> roots, rootGrads; // kept from I for W
+  };
+
+  int rankOf(int stage) const { return stage % transport.worldSize(); }
+  void forward(int stage, int mb, const StepData &data);
+  void gatherRoots(int stage, int mb, Saved &saved);
+  void sendInputGrads(int stage, int mb, Saved &saved, const std::vector<at::Tensor> &grads);
+  void backward(int stage, int mb);
+  void inputGrad(int stage, int mb);
+  void weightGrad(int stage, int mb);
+  at::Tensor lossOf(const c10::IValue &output, const at::Tensor &target, double share);
+  c10::IValue receive(const std::string &key, int src);
+  void send(const std::string &key, int dst, const c10::IValue &value);
+  double sinceStart() const;
+
+  const Manifest &manifest;
+  Transport &transport;
+  bool training;
+  LossSpec loss;
+  std::map<int, torch::jit::Module> modules;
+  std::map<std::pair<int, int>, Saved> saved;
+  std::map<std::string, size_t> inputIndex;
+  std::string stepPrefix;
+  std::chrono::steady_clock::time_point start;
+};
+
+/// Keys of the messages between stages.
+std::string activationKey(const std::string &value, int mb, int consumer);
+std::string gradientKey(const std::string &value, int mb, int consumer);
+
+} // namespace ppc::rt
+
+#endif

@@ -1,0 +1,295 @@
+//===- runtime/Pipeline.cpp - What `pprun` does ---------------------------===//
+//
+// Every rank runs the same rankMain over its Transport: load its stages, run
+// the schedule for each step, sum tied gradients, step the optimizer, and
+// send rank 0 what it needs (outputs, loss, timings). Inputs are checked
+// against the manifest before any work.
+//
+//===----------------------------------------------------------------------===//
+#include "runtime/Pipeline.h"
+
+#include "runtime/Executor.h"
+#include "runtime/Microbatch.h"
+#include "runtime/Report.h"
+#include "runtime/Training.h"
+
+#include <ATen/Parallel.h>
+#include <torch/torch.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <thread>
+#include <unistd.h>
+
+using namespace ppc::rt;
+namespace sched = ppc::sched;
+namespace fs = std::filesystem;
+
+namespace {
+
+/// What every rank knows before it starts.
+struct Job {
+  Manifest manifest;
+  sched::Schedule schedule;
+  StepData data;
+  int64_t batch = 0;
+};
+
+void checkInputs(const Manifest &m, const std::vector<c10::IValue> &inputs,
+                 const std::string &file) {
+  if (inputs.size() != m.inputs.size())
+    throw std::runtime_error("the pipeline takes " + std::to_string(m.inputs.size()) +
+                             " inputs, '" + file + "' has " + std::to_string(inputs.size()));
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const ModelInput &want = m.inputs[i];
+    if (want.type == "Tensor" && !inputs[i].isTensor())
+      throw std::runtime_error("input " + std::to_string(i) + " ('" + want.name +
+                               "') must be a tensor");
+    if (!inputs[i].isTensor())
+      continue;
+    const at::Tensor &t = inputs[i].toTensor();
+    std::string dtype = c10::toString(t.scalar_type());
+    static const std::map<std::string, std::string> names = {
+        {"Float", "float32"}, {"Double", "float64"}, {"Long", "int64"}, {"Int", "int32"},
+        {"Bool", "bool"},     {"Half", "float16"},   {"Byte", "uint8"}};
+    if (names.count(dtype))
+      dtype = names.at(dtype);
+    if (!want.dtype.empty() && want.dtype != dtype)
+      throw std::runtime_error("input '" + want.name + "' is " + dtype + ", the model was " +
+                               "compiled for " + want.dtype);
+    if (want.rank >= 0 && want.rank != t.dim())
+      throw std::runtime_error("input '" + want.name + "' has " + std::to_string(t.dim()) +
+                               " dims, the model was compiled for " + std::to_string(want.rank));
+  }
+}
+
+sched::Schedule makeSchedule(const PipelineOptions &o, int stages, int ranks) {
+  auto names = sched::scheduleNames();
+  if (std::find(names.begin(), names.end(), o.schedule) != names.end())
+    return sched::generateSchedule(o.schedule, stages, ranks, o.microbatches, o.train);
+  std::ifstream file(o.schedule);
+  if (!file)
+    throw std::runtime_error("unknown schedule '" + o.schedule +
+                             "' (built in: gpipe, 1f1b, interleaved-1f1b, looped-bfs, "
+                             "zero-bubble; or a file of actions)");
+  std::stringstream text;
+  text << file.rdbuf();
+  return sched::parseSchedule(text.str(), stages, ranks, o.microbatches, o.train);
+}
+
+Job prepareJob(const PipelineOptions &o) {
+  Job job;
+  job.manifest = readManifest(o.dir);
+  int stages = job.manifest.numStages();
+  int ranks = o.ranks > 0 ? o.ranks : stages;
+  if (stages % ranks != 0)
+    throw std::runtime_error(std::to_string(stages) + " stages cannot be placed on " +
+                             std::to_string(ranks) + " ranks: S must be a multiple of N");
+  for (const StageSpec &s : job.manifest.stages)
+    if (!fs::exists(o.dir + "/" + s.file))
+      throw std::runtime_error("stage file '" + o.dir + "/" + s.file +
+                               "' is missing; recompile with ppc");
+  std::vector<c10::IValue> inputs = readValues(o.inputs);
+  checkInputs(job.manifest, inputs, o.inputs);
+  job.batch = batchSize(inputs);
+  job.schedule = makeSchedule(o, stages, ranks);
+  job.data.inputs = splitMicrobatches(inputs, job.batch, o.microbatches);
+  if (o.train) {
+    std::vector<c10::IValue> targets = readValues(o.targets);
+    if (targets.size() != 1 || !targets[0].isTensor() || targets[0].toTensor().size(0) != job.batch)
+      throw std::runtime_error("--targets must hold one tensor with the batch size " +
+                               std::to_string(job.batch) + " in dim 0");
+    for (auto &mb : splitMicrobatches(targets, job.batch, o.microbatches))
+      job.data.targets.push_back(mb[0].toTensor());
+  }
+  for (const auto &mb : job.data.inputs)
+    job.data.shares.push_back(double(batchSize(mb)) / job.batch);
+  return job;
+}
+
+c10::IValue timingsValue(const Executor &ex) {
+  std::vector<double> flat;
+  for (const ActionTiming &t : ex.timings)
+    flat.insert(flat.end(), {t.startMs, t.endMs});
+  c10::List<std::string> names;
+  std::vector<double> spans;
+  for (const TransferSpan &x : ex.transfers) {
+    names.push_back(x.what);
+    spans.insert(spans.end(), {x.startMs, x.endMs});
+  }
+  return c10::ivalue::Tuple::create(
+      {torch::tensor(flat, torch::kDouble), torch::tensor(spans, torch::kDouble), names});
+}
+
+void readTimings(const c10::IValue &v, StepRecord &step, int rank) {
+  const auto &items = v.toTupleRef().elements();
+  at::Tensor flat = items[0].toTensor();
+  for (int64_t i = 0; i + 1 < flat.numel(); i += 2)
+    step.timings[rank].push_back({flat[i].item<double>(), flat[i + 1].item<double>()});
+  at::Tensor spans = items[1].toTensor();
+  auto names = items[2].toList();
+  for (size_t i = 0; i < names.size(); ++i)
+    step.transfers[rank].push_back(
+        {names.get(i).toStringRef(), spans[2 * i].item<double>(), spans[2 * i + 1].item<double>()});
+}
+
+std::string resultKey(int step, const std::string &what) {
+  return "R|" + std::to_string(step) + "|" + what;
+}
+
+/// Rank 0 collects one step's loss and timings; the others send theirs.
+void gatherStep(Transport &t, const Job &job, Executor &ex, int step, StepRecord &record) {
+  int lossRank = job.manifest.outputs[0].stage % t.worldSize();
+  if (t.rank() != 0) {
+    t.send(resultKey(step, "timings"), 0, timingsValue(ex));
+    if (ex.computesLoss)
+      t.send(resultKey(step, "loss"), 0, ex.lossSum);
+    return;
+  }
+  record.timings.assign(t.worldSize(), {});
+  record.transfers.assign(t.worldSize(), {});
+  readTimings(timingsValue(ex), record, 0);
+  for (int r = 1; r < t.worldSize(); ++r)
+    readTimings(t.recv(resultKey(step, "timings"), r), record, r);
+  if (job.schedule.training)
+    record.loss = lossRank == 0 ? ex.lossSum : t.recv(resultKey(step, "loss"), lossRank).toDouble();
+}
+
+/// Rank 0 joins the model outputs of the last step, wherever they were made.
+c10::IValue gatherOutputs(Transport &t, const Job &job, Executor &ex) {
+  int mbs = job.schedule.numMicrobatches;
+  if (t.rank() != 0) {
+    for (auto &[key, value] : ex.outputs)
+      t.send("O|" + key.first + "|" + std::to_string(key.second), 0, value);
+    return {};
+  }
+  std::vector<c10::IValue> outs;
+  for (const ModelOutput &mo : job.manifest.outputs) {
+    int owner = mo.stage % t.worldSize();
+    std::vector<c10::IValue> parts;
+    for (int m = 0; m < mbs; ++m)
+      parts.push_back(owner == 0 ? ex.outputs.at({mo.value, m})
+                                 : t.recv("O|" + mo.value + "|" + std::to_string(m), owner));
+    outs.push_back(joinMicrobatches(parts));
+  }
+  return c10::ivalue::Tuple::create(std::move(outs));
+}
+
+void printProgress(const PipelineOptions &o, int step, const StepRecord &record) {
+  bool tty = isatty(fileno(stderr));
+  std::ostringstream line;
+  line << "pprun: step " << step + 1 << "/" << o.steps << "  " << record.stepMs << " ms";
+  if (o.train)
+    line << "  loss " << record.loss;
+  if (tty)
+    std::cerr << "\r" << line.str() << "   " << (step + 1 == o.steps ? "\n" : "") << std::flush;
+  else if (o.train || step + 1 == o.steps)
+    std::cerr << line.str() << "\n";
+}
+
+/// One rank's whole job; returns the exit code.
+int rankMain(const PipelineOptions &o, const Job &job, Transport &t) {
+  at::set_num_threads(o.threadsPerRank);
+  LossSpec loss = makeLoss(o.loss);
+  Executor ex(job.manifest, t, o.train, loss);
+  Trainer trainer(ex, job.manifest, t, o.optimizer, o.lr);
+  RunSummary summary{&job.schedule, job.batch, o.train, {}, 0};
+  for (int step = 0; step < o.steps; ++step) {
+    trainer.zeroGrad();
+    auto start = std::chrono::steady_clock::now();
+    ex.run(job.schedule.ranks[t.rank()], job.data, step, start);
+    if (o.train) {
+      trainer.sumTiedGradients(step);
+      if (step == 0 && !o.saveGrads.empty())
+        trainer.saveGradients(o.saveGrads);
+      trainer.step();
+    }
+    StepRecord record;
+    record.stepMs =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    gatherStep(t, job, ex, step, record);
+    if (t.rank() == 0) {
+      printProgress(o, step, record);
+      summary.steps.push_back(std::move(record));
+    }
+  }
+  c10::IValue outputs = gatherOutputs(t, job, ex);
+  if (!o.checkpoint.empty())
+    trainer.checkpoint(o.checkpoint, o.dir);
+  if (t.rank() != 0)
+    return 0;
+  summary.peakRssMb = peakRssMb();
+  if (!o.output.empty())
+    writePickle(o.output, outputs);
+  if (!o.report.empty())
+    writeReport(o.report, summary);
+  if (!o.trace.empty())
+    writeTrace(o.trace, summary);
+  return 0;
+}
+
+std::string describe(const std::exception &e) {
+  const auto *ce = dynamic_cast<const c10::Error *>(&e);
+  std::string msg = ce ? ce->what_without_backtrace() : e.what();
+  return msg.substr(0, msg.find('\n'));
+}
+
+} // namespace
+
+int ppc::rt::runThreads(const PipelineOptions &o) {
+  Job job = prepareJob(o);
+  if (o.printSchedule)
+    std::cout << sched::printGrid(job.schedule);
+  int ranks = job.schedule.numRanks;
+  auto hub = makeThreadHub(ranks, std::chrono::milliseconds(int64_t(o.timeoutSec * 1000)));
+  std::vector<std::string> errors(ranks);
+  std::vector<std::thread> threads;
+  for (int r = 0; r < ranks; ++r)
+    threads.emplace_back([&, r] {
+      auto transport = makeThreadTransport(hub, r);
+      try {
+        rankMain(o, job, *transport);
+      } catch (const TransportError &e) {
+        errors[r] = describe(e);
+        transport->abort("rank " + std::to_string(r) + ": " + errors[r]);
+      } catch (const std::exception &e) {
+        errors[r] = "rank " + std::to_string(r) + ": " + describe(e);
+        transport->abort(errors[r]);
+      }
+    });
+  for (std::thread &th : threads)
+    th.join();
+  for (const std::string &e : errors)
+    if (getenv("PPRUN_DEBUG") && !e.empty())
+      std::cerr << "debug: " << e << "\n";
+  // Report the first rank that failed on its own, not those it stopped.
+  for (const std::string &e : errors)
+    if (!e.empty() && e.rfind("rank ", 0) == 0 && e.find("stopped:") == std::string::npos) {
+      std::cerr << "pprun: error: " << e << "\n";
+      return 1;
+    }
+  for (const std::string &e : errors)
+    if (!e.empty()) {
+      std::cerr << "pprun: error: " << e << "\n";
+      return 1;
+    }
+  return 0;
+}
+
+int ppc::rt::runGlooRank(const PipelineOptions &o) {
+  Job job = prepareJob(o);
+  int ranks = job.schedule.numRanks;
+  if (o.printSchedule && o.rank == 0)
+    std::cout << sched::printGrid(job.schedule);
+  auto timeout = std::chrono::milliseconds(int64_t(o.timeoutSec * 1000));
+  auto transport = makeGlooTransport(o.rank, ranks, o.masterAddr, o.masterPort, timeout);
+  try {
+    return rankMain(o, job, *transport);
+  } catch (const std::exception &e) {
+    std::cerr << "pprun: error: rank " << o.rank << ": " << describe(e) << "\n";
+    return 1;
+  }
+}

@@ -1,0 +1,56 @@
+//===- runtime/Pipeline.h - What `pprun` does -------------------*- C++ -*-===//
+//
+// Runs a compiled directory: checks the inputs against the manifest,
+// microbatches them, builds the schedule, runs every rank (threads of this
+// process, or this process as one Gloo rank), and on rank 0 gathers the
+// outputs, the loss, gradients, the report and the trace.
+//
+//===----------------------------------------------------------------------===//
+#ifndef PPC_RUNTIME_PIPELINE_H
+#define PPC_RUNTIME_PIPELINE_H
+
+#include <string>
+
+namespace ppc::rt {
+
+struct PipelineOptions {
+  std::string dir;
+  std::string inputs;
+  int microbatches = 1;
+  std::string schedule = "1f1b"; // a built-in name or a file of actions
+  int steps = 1;
+  int ranks = 0; // 0: one per stage
+  std::string backend = "threads";
+  std::string output;
+  bool train = false;
+  std::string targets;
+  std::string loss = "cross_entropy";
+  std::string optimizer = "sgd";
+  double lr = 0.01;
+  std::string saveGrads;
+  std::string checkpoint;
+  std::string trace;
+  std::string report;
+  bool printSchedule = false;
+  double timeoutSec = 300;
+  int threadsPerRank = 1;
+  // Gloo rendezvous (set by the launcher or torchrun's environment).
+  int rank = 0;
+  std::string masterAddr = "127.0.0.1";
+  int masterPort = 0;
+};
+
+/// Runs every rank of the job in this process (threads backend); returns
+/// the exit code.
+int runThreads(const PipelineOptions &opts);
+
+/// Runs this process's rank of a Gloo job.
+int runGlooRank(const PipelineOptions &opts);
+
+/// Starts `ranks` local processes of this program over Gloo and supervises
+/// them: if one fails, the others are stopped and the failure reported.
+int launchProcesses(const PipelineOptions &opts, int argc, char **argv);
+
+} // namespace ppc::rt
+
+#endif

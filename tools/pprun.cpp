@@ -1,0 +1,142 @@
+//===- tools/pprun.cpp - The pipeline runtime driver ----------------------===//
+//
+// Parses the command line (design §4), picks how ranks run (threads of this
+// process, local Gloo processes with --nproc, or one rank under torchrun),
+// and reports every failure as one line and a non-zero exit.
+//
+//===----------------------------------------------------------------------===//
+#include "runtime/Pipeline.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+#include <stdexcept>
+#include <string>
+
+using namespace ppc::rt;
+
+static const char *kUsage =
+    R"(usage: pprun DIR --inputs IO.pt [--microbatches M] [--schedule NAME|FILE] [--steps K]
+             [--nproc N | under torchrun] [--backend threads|gloo] [--output OUT.pt]
+             [--train --targets T.pt --loss cross_entropy|mse|LOSS.pt --optimizer sgd|adam
+              --lr X --save-grads G.pt --checkpoint OUTDIR] [--trace TRACE.json]
+             [--report R.json] [--print-schedule] [--timeout SEC] [--threads-per-rank T]
+schedules: gpipe, 1f1b, interleaved-1f1b, looped-bfs, zero-bubble, or a file of actions
+)";
+
+namespace {
+
+struct Parsed {
+  PipelineOptions opts;
+  int nproc = 0;
+  bool backendGiven = false;
+};
+
+double number(const std::string &flag, const std::string &v) {
+  char *end = nullptr;
+  double d = std::strtod(v.c_str(), &end);
+  if (v.empty() || *end)
+    throw std::runtime_error("option " + flag + " needs a number, got '" + v + "'");
+  return d;
+}
+
+Parsed parse(int argc, char **argv) {
+  Parsed p;
+  PipelineOptions &o = p.opts;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc)
+        throw std::runtime_error("option " + a + " needs a value");
+      return argv[++i];
+    };
+    if (a == "-h" || a == "--help") {
+      std::cout << kUsage;
+      std::exit(0);
+    } else if (a == "--inputs")
+      o.inputs = value();
+    else if (a == "--microbatches")
+      o.microbatches = int(number(a, value()));
+    else if (a == "--schedule")
+      o.schedule = value();
+    else if (a == "--steps")
+      o.steps = int(number(a, value()));
+    else if (a == "--nproc")
+      p.nproc = int(number(a, value()));
+    else if (a == "--backend")
+      o.backend = value(), p.backendGiven = true;
+    else if (a == "--output")
+      o.output = value();
+    else if (a == "--train")
+      o.train = true;
+    else if (a == "--targets")
+      o.targets = value();
+    else if (a == "--loss")
+      o.loss = value();
+    else if (a == "--optimizer")
+      o.optimizer = value();
+    else if (a == "--lr")
+      o.lr = number(a, value());
+    else if (a == "--save-grads")
+      o.saveGrads = value();
+    else if (a == "--checkpoint")
+      o.checkpoint = value();
+    else if (a == "--trace")
+      o.trace = value();
+    else if (a == "--report")
+      o.report = value();
+    else if (a == "--print-schedule")
+      o.printSchedule = true;
+    else if (a == "--timeout")
+      o.timeoutSec = number(a, value());
+    else if (a == "--threads-per-rank")
+      o.threadsPerRank = int(number(a, value()));
+    else if (a.rfind("-", 0) == 0)
+      throw std::runtime_error("unknown option '" + a + "' (see pprun --help)");
+    else if (o.dir.empty())
+      o.dir = a;
+    else
+      throw std::runtime_error("more than one stages directory given");
+  }
+  if (o.dir.empty() || o.inputs.empty())
+    throw std::runtime_error("usage: pprun DIR --inputs IO.pt [options] (see pprun --help)");
+  if (o.train && o.targets.empty())
+    throw std::runtime_error("--train needs --targets T.pt");
+  if (o.steps < 1 || o.microbatches < 1)
+    throw std::runtime_error("--steps and --microbatches must be at least 1");
+  if (o.backend != "threads" && o.backend != "gloo" && o.backend != "nccl")
+    throw std::runtime_error("--backend must be threads, gloo or nccl");
+  if (o.backend == "nccl")
+    throw std::runtime_error("--backend nccl needs a CUDA build of LibTorch; this one is CPU-only");
+  return p;
+}
+
+int run(int argc, char **argv) {
+  Parsed p = parse(argc, argv);
+  PipelineOptions &o = p.opts;
+  const char *rank = std::getenv("RANK");
+  const char *world = std::getenv("WORLD_SIZE");
+  if (rank && world) { // a rank started by --nproc or by torchrun
+    o.rank = std::atoi(rank);
+    o.ranks = std::atoi(world);
+    o.masterAddr = std::getenv("MASTER_ADDR") ? std::getenv("MASTER_ADDR") : "127.0.0.1";
+    o.masterPort = std::getenv("MASTER_PORT") ? std::atoi(std::getenv("MASTER_PORT")) : 29500;
+    return runGlooRank(o);
+  }
+  o.ranks = p.nproc;
+  if (p.nproc > 0 && !(p.backendGiven && o.backend == "threads"))
+    return launchProcesses(o, argc, argv);
+  return runThreads(o);
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception &e) {
+    std::string msg = e.what();
+    std::cerr << "pprun: error: " << msg.substr(0, msg.find('\n')) << "\n";
+  }
+  return 1;
+}
