@@ -9,6 +9,7 @@
 #include "frontend/ModelImpl.h"
 
 #include "ir/Diagnostics.h"
+#include "support/TorchSave.h"
 
 #include <torch/csrc/jit/api/function_impl.h>
 #include <torch/csrc/jit/serialization/pickle.h>
@@ -21,15 +22,11 @@ using JitValue = torch::jit::Value;
 
 std::vector<c10::IValue> ppc::readInputsFile(const std::string &path,
                                              c10::optional<c10::IValue> *outputs) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file)
-    throw CompileError("inputs file '" + path + "' not found", "check the path");
-  std::vector<char> bytes((std::istreambuf_iterator<char>(file)), {});
   c10::IValue loaded;
   try {
-    loaded = torch::jit::pickle_load(bytes);
+    loaded = readTorchSave(path);
   } catch (const std::exception &e) {
-    throw CompileError("cannot read inputs file '" + path + "': " + firstLine(e),
+    throw CompileError(std::string("inputs: ") + e.what(),
                        "write it with torch.save({'inputs': (x, ...)}, path)");
   }
   if (loaded.isGenericDict()) {

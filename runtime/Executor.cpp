@@ -26,10 +26,18 @@ std::string ppc::rt::gradientKey(const std::string &value, int mb, int consumer)
   return "G|" + value + "|" + std::to_string(mb) + "|" + std::to_string(consumer);
 }
 
-static std::string firstLine(const std::exception &e) {
+/// The line of a LibTorch error that says what went wrong: the first one,
+/// or for TorchScript interpreter errors the last one (the Python-style
+/// exception line), never the backtrace.
+std::string ppc::rt::errorSummary(const std::exception &e) {
   const auto *ce = dynamic_cast<const c10::Error *>(&e);
   std::string msg = ce ? ce->what_without_backtrace() : e.what();
-  return msg.substr(0, msg.find('\n'));
+  std::string first = msg.substr(0, msg.find('\n'));
+  if (first.find("failed in the TorchScript interpreter") == std::string::npos)
+    return first;
+  size_t end = msg.find_last_not_of("\n ");
+  size_t start = msg.rfind('\n', end);
+  return msg.substr(start == std::string::npos ? 0 : start + 1, end - start);
 }
 
 static torch::jit::Module loadStage(const Manifest &m, const StageSpec &spec) {
@@ -40,7 +48,7 @@ static torch::jit::Module loadStage(const Manifest &m, const StageSpec &spec) {
   try {
     module = torch::jit::load(path);
   } catch (const std::exception &e) {
-    throw std::runtime_error("cannot load '" + path + "': " + firstLine(e));
+    throw std::runtime_error("cannot load '" + path + "': " + errorSummary(e));
   }
   size_t args = module.get_method("forward").function().getSchema().arguments().size() - 1;
   if (args != spec.inputs.size())
@@ -274,7 +282,7 @@ void Executor::run(const std::vector<Action> &actions, const StepData &data, int
       throw;
     } catch (const std::exception &e) {
       throw std::runtime_error("stage " + std::to_string(a.stage) + ", action " + a.str() + ": " +
-                               firstLine(e));
+                               errorSummary(e));
     }
     t.endMs = sinceStart();
     timings.push_back(t);

@@ -13,6 +13,7 @@
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #include <torch/csrc/jit/serialization/pickle.h>
 
+#include <algorithm>
 #include <functional>
 #include <map>
 
@@ -48,8 +49,17 @@ public:
     std::vector<at::Tensor> payload{
         torch::from_blob(bytes.data(), {int64_t(bytes.size())}, torch::kUInt8).clone()};
     int tag = tagOf(key);
-    group->send(header, dst, tag)->wait(timeout);
-    group->send(payload, dst, tag + 1)->wait(timeout);
+    // Sends do not wait for the receiver: blocking sends between ranks that
+    // each wait on another would deadlock. The work objects keep the buffers.
+    pending.push_back(group->send(header, dst, tag));
+    pending.push_back(group->send(payload, dst, tag + 1));
+    eraseCompleted();
+  }
+
+  void flush() override {
+    for (auto &work : pending)
+      waitFor(work, "a send to complete", -1);
+    pending.clear();
   }
 
   c10::IValue recv(const std::string &key, int src) override {
@@ -72,16 +82,30 @@ public:
 
   void abort(const std::string &) override {} // the launcher stops the other processes
 
+  ~GlooTransport() override {
+    try {
+      flush();
+    } catch (...) {
+    }
+  }
+
 private:
   static int tagOf(const std::string &key) {
     return int(std::hash<std::string>{}(key) % (1u << 29)) * 2;
+  }
+
+  void eraseCompleted() {
+    pending.erase(std::remove_if(pending.begin(), pending.end(),
+                                 [](const auto &w) { return w->isCompleted(); }),
+                  pending.end());
   }
 
   void waitFor(c10::intrusive_ptr<c10d::Work> work, const std::string &key, int src) {
     try {
       work->wait(timeout);
     } catch (const std::exception &e) {
-      throw TransportError("rank " + std::to_string(self) + " lost rank " + std::to_string(src) +
+      std::string peer = src < 0 ? "a peer" : "rank " + std::to_string(src);
+      throw TransportError("rank " + std::to_string(self) + " lost " + peer +
                            " while waiting for " + key + " (peer died or timed out)");
     }
   }
@@ -90,6 +114,7 @@ private:
   std::chrono::milliseconds timeout;
   c10::intrusive_ptr<c10d::ProcessGroupGloo> group;
   std::map<std::string, c10::IValue> local;
+  std::vector<c10::intrusive_ptr<c10d::Work>> pending;
 };
 
 } // namespace

@@ -1,6 +1,8 @@
 //===- runtime/Microbatch.cpp - Splitting and joining batches -------------===//
 #include "runtime/Microbatch.h"
 
+#include "support/TorchSave.h"
+
 #include <torch/csrc/jit/serialization/pickle.h>
 #include <torch/torch.h>
 
@@ -11,16 +13,7 @@
 using namespace ppc::rt;
 
 std::vector<c10::IValue> ppc::rt::readValues(const std::string &path) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file)
-    throw std::runtime_error("'" + path + "' not found");
-  std::vector<char> bytes((std::istreambuf_iterator<char>(file)), {});
-  c10::IValue v;
-  try {
-    v = torch::jit::pickle_load(bytes);
-  } catch (const std::exception &) {
-    throw std::runtime_error("'" + path + "' is not a torch.save file of tensors");
-  }
+  c10::IValue v = readTorchSave(path);
   if (v.isGenericDict()) {
     auto dict = v.toGenericDict();
     if (!dict.contains("inputs"))

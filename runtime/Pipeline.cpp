@@ -219,6 +219,7 @@ int rankMain(const PipelineOptions &o, const Job &job, Transport &t) {
   c10::IValue outputs = gatherOutputs(t, job, ex);
   if (!o.checkpoint.empty())
     trainer.checkpoint(o.checkpoint, o.dir);
+  t.flush();
   if (t.rank() != 0)
     return 0;
   summary.peakRssMb = peakRssMb();
@@ -229,12 +230,6 @@ int rankMain(const PipelineOptions &o, const Job &job, Transport &t) {
   if (!o.trace.empty())
     writeTrace(o.trace, summary);
   return 0;
-}
-
-std::string describe(const std::exception &e) {
-  const auto *ce = dynamic_cast<const c10::Error *>(&e);
-  std::string msg = ce ? ce->what_without_backtrace() : e.what();
-  return msg.substr(0, msg.find('\n'));
 }
 
 } // namespace
@@ -253,10 +248,10 @@ int ppc::rt::runThreads(const PipelineOptions &o) {
       try {
         rankMain(o, job, *transport);
       } catch (const TransportError &e) {
-        errors[r] = describe(e);
+        errors[r] = errorSummary(e);
         transport->abort("rank " + std::to_string(r) + ": " + errors[r]);
       } catch (const std::exception &e) {
-        errors[r] = "rank " + std::to_string(r) + ": " + describe(e);
+        errors[r] = "rank " + std::to_string(r) + ": " + errorSummary(e);
         transport->abort(errors[r]);
       }
     });
@@ -289,7 +284,7 @@ int ppc::rt::runGlooRank(const PipelineOptions &o) {
   try {
     return rankMain(o, job, *transport);
   } catch (const std::exception &e) {
-    std::cerr << "pprun: error: rank " << o.rank << ": " << describe(e) << "\n";
+    std::cerr << "pprun: error: rank " << o.rank << ": " << errorSummary(e) << "\n";
     return 1;
   }
 }

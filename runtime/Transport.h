@@ -38,6 +38,8 @@ public:
   virtual c10::IValue recv(const std::string &key, int src) = 0;
   /// Marks the job failed so that every pending and later wait throws.
   virtual void abort(const std::string &why) = 0;
+  /// Waits until every value sent so far has left this rank.
+  virtual void flush() {}
 };
 
 /// The shared state of the thread ranks of one process.

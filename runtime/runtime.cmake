@@ -10,4 +10,4 @@ add_library(ppc_runtime STATIC
   ${CMAKE_CURRENT_LIST_DIR}/Pipeline.cpp
   ${CMAKE_CURRENT_LIST_DIR}/Launcher.cpp)
 ppc_torch(ppc_runtime)
-target_link_libraries(ppc_runtime PUBLIC ppc_schedule nlohmann_json::nlohmann_json)
+target_link_libraries(ppc_runtime PUBLIC ppc_schedule ppc_support nlohmann_json::nlohmann_json)

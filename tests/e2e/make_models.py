@@ -101,7 +101,7 @@ class Producer(nn.Module):
 
     def forward(self, x) -> Tuple[torch.Tensor, int, Tuple[torch.Tensor, torch.Tensor]]:
         y = self.fc(x)
-        return y, x.size(0), (y.relu(), y.sigmoid())
+        return y, x.size(1), (y.relu(), y.sigmoid())
 
 
 class Consumer(nn.Module):

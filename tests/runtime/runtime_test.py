@@ -1,0 +1,250 @@
+#!/usr/bin/python3
+"""pprun against the unpartitioned model, measured with Debian's torch.
+
+usage: runtime_test.py PART PPC PPRUN DATA_DIR WORK_DIR
+PART: inference-threads | inference-gloo | training | faults
+Inference must equal the model (max rel diff <= 1e-5); one training step's gradients must equal
+PyTorch autograd on the whole batch (rel <= 1e-4); several SGD steps must reduce the loss as
+PyTorch does. Prints one line per case and 'N passed, N failed' at the end.
+"""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import torch
+
+PART, PPC, PPRUN, DATA, WORK = sys.argv[1:6]
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
+import make_models  # noqa: E402
+
+os.makedirs(WORK, exist_ok=True)
+passed, failed = 0, []
+GPT2 = os.path.join(DATA, "gpt2-tiny-lm.pt")
+TIED = os.path.join(DATA, "gpt2-tiny-lm-tied.pt")
+
+
+def report(name, ok, detail=""):
+    global passed
+    print(f"{'ok  ' if ok else 'FAIL'} {name} {detail}", flush=True)
+    if ok:
+        passed += 1
+    else:
+        failed.append(name)
+
+
+def leaves(x):
+    if isinstance(x, (tuple, list)):
+        return [y for e in x for y in leaves(e)]
+    return [x]
+
+
+def rel_diff(got, want):
+    a, b = leaves(got), leaves(want)
+    if len(a) != len(b):
+        return float("inf")
+    worst = 0.0
+    for x, y in zip(a, b):
+        if not isinstance(x, torch.Tensor):
+            worst = max(worst, 0.0 if x == y else float("inf"))
+        elif x.shape != y.shape or x.dtype != y.dtype:
+            return float("inf")
+        elif not x.is_floating_point():
+            worst = max(worst, 0.0 if torch.equal(x, y) else float("inf"))
+        elif x.numel():
+            worst = max(worst, (x - y).abs().max().item() / max(1.0, y.abs().max().item()))
+    return worst
+
+
+def run(args, timeout=180):
+    return subprocess.run(args, capture_output=True, text=True, timeout=timeout)
+
+
+def compile_model(model, splits, name, example=None):
+    out = os.path.join(WORK, name)
+    extra = ["--example-inputs", example] if example else []
+    proc = run([PPC, model, "--split", splits, "-o", out, "--force"] + extra)
+    if proc.returncode != 0:
+        raise RuntimeError(f"ppc failed: {proc.stderr}")
+    return out
+
+
+def batch_io(model, inputs, name):
+    """An inputs file with the unpartitioned model's outputs."""
+    m = torch.jit.load(model).eval()
+    with torch.no_grad():
+        outputs = m(*inputs)
+    path = os.path.join(WORK, name + ".io.pt")
+    torch.save({"inputs": inputs, "outputs": outputs}, path)
+    return path, outputs
+
+
+def check_inference(name, stages, io, reference, extra):
+    out = os.path.join(WORK, name.replace(" ", "_") + ".out.pt")
+    proc = run([PPRUN, stages, "--inputs", io, "--output", out] + extra)
+    if proc.returncode != 0:
+        return report(name, False, proc.stderr.strip().splitlines()[-1:])
+    d = rel_diff(torch.load(out), reference)
+    report(name, d <= 1e-5, f"max rel diff {d:.1e}")
+
+
+def gpt2_batch8():
+    ids = torch.randint(0, 1000, (8, 16), generator=torch.Generator().manual_seed(11))
+    return batch_io(GPT2, (ids,), "gpt2_b8")
+
+
+def schedules_for(stages):
+    """(schedule, ranks) pairs that fit S stages: one stage per rank, or two per rank."""
+    cases = [(s, stages) for s in ("gpipe", "1f1b", "zero-bubble")]
+    if stages % 2 == 0 and stages >= 4:
+        cases += [(s, stages // 2) for s in ("interleaved-1f1b", "looped-bfs")]
+    return cases
+
+
+def inference(backend):
+    io, ref = gpt2_batch8()
+    for n_stages, splits in [(2, "transformer.h.2:begin"),
+                             (4, "transformer.h.1:begin,transformer.h.2:begin,transformer.h.3:begin")]:
+        stages = compile_model(GPT2, splits, f"gpt2_{n_stages}")
+        for schedule, ranks in schedules_for(n_stages):
+            if backend == "gloo" and ranks != 2:
+                continue
+            for m in (1, 2, 3, 8):
+                extra = ["--microbatches", str(m), "--schedule", schedule, "--nproc", str(ranks),
+                         "--backend", backend]
+                check_inference(f"gpt2 S={n_stages} N={ranks} {schedule} M={m} {backend}",
+                                stages, io, ref, extra)
+    # A U-Net (skips over several stages) and a model passing tuples and ints.
+    for name, kind, splits, m in [("unet", "script", "down2:begin,bottom:begin,up2:begin", 2),
+                                  ("tuples", "script", "layer1:begin", 3)]:
+        make_models.export(name, kind, WORK)
+        model = os.path.join(WORK, f"{name}_{kind}.pt")
+        io = os.path.join(WORK, f"{name}_{kind}.io.pt")
+        ref = torch.load(io)["outputs"]
+        stages = compile_model(model, splits, name)
+        n_stages = len(splits.split(",")) + 1
+        ranks = n_stages if backend == "threads" else 2
+        check_inference(f"{name} S={n_stages} N={ranks} M={m} {backend}", stages, io, ref,
+                        ["--microbatches", str(m), "--schedule", "gpipe", "--nproc", str(ranks),
+                         "--backend", backend])
+
+
+def reference_grads(model, inputs, targets, steps=1, lr=0.0):
+    m = torch.jit.load(model).eval()
+    params = [p for p in m.parameters()]
+    opt = torch.optim.SGD(params, lr=lr) if steps > 1 else None
+    losses, grads = [], None
+    for step in range(steps):
+        for p in params:
+            p.grad = None
+        out = m(*inputs)
+        logits = out[0] if isinstance(out, tuple) else out
+        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]),
+                                                 targets.reshape(-1))
+        loss.backward()
+        losses.append(loss.item())
+        if grads is None:
+            grads = {n: p.grad.clone() for n, p in m.named_parameters() if p.grad is not None}
+        if opt:
+            opt.step()
+    return grads, losses
+
+
+def compare_grads(got, want):
+    if set(got) != set(want):
+        return float("inf"), f"names differ: {sorted(set(got) ^ set(want))[:4]}"
+    worst = max((g - want[n]).abs().max().item() / max(1e-12, want[n].abs().max().item())
+                for n, g in got.items())
+    return worst, f"max rel diff {worst:.1e} over {len(got)} parameters"
+
+
+def training():
+    ids = torch.randint(0, 1000, (8, 16), generator=torch.Generator().manual_seed(12))
+    targets = torch.randint(0, 1000, (8, 16), generator=torch.Generator().manual_seed(13))
+    tpath = os.path.join(WORK, "targets.pt")
+    torch.save(targets, tpath)
+    four = "transformer.h.1:begin,transformer.h.2:begin,transformer.h.3:begin"
+    for label, model in [("gpt2", GPT2), ("gpt2-tied", TIED)]:
+        io, _ = batch_io(model, (ids,), label + "_train")
+        want, _ = reference_grads(model, (ids,), targets)
+        stages = compile_model(model, four, label + "_train4")
+        for schedule, ranks, backend in [("gpipe", 4, "threads"), ("1f1b", 4, "threads"),
+                                         ("interleaved-1f1b", 2, "threads"),
+                                         ("zero-bubble", 4, "threads"), ("1f1b", 4, "gloo")]:
+            gfile = os.path.join(WORK, f"{label}_{schedule}_{backend}.grads.pt")
+            proc = run([PPRUN, stages, "--inputs", io, "--microbatches", "4", "--schedule",
+                        schedule, "--nproc", str(ranks), "--backend", backend, "--train",
+                        "--targets", tpath, "--save-grads", gfile])
+            name = f"{label} grads {schedule} N={ranks} {backend}"
+            if proc.returncode != 0:
+                report(name, False, proc.stderr.strip().splitlines()[-1:])
+                continue
+            worst, detail = compare_grads(torch.load(gfile), want)
+            report(name, worst <= 1e-4, detail)
+    # Several SGD steps: the loss sequence follows PyTorch's.
+    io, _ = batch_io(GPT2, (ids,), "gpt2_sgd")
+    _, want_losses = reference_grads(GPT2, (ids,), targets, steps=4, lr=0.5)
+    stages = compile_model(GPT2, four, "gpt2_sgd")
+    proc = run([PPRUN, stages, "--inputs", io, "--microbatches", "4", "--schedule", "1f1b",
+                "--train", "--targets", tpath, "--optimizer", "sgd", "--lr", "0.5", "--steps", "4",
+                "--report", os.path.join(WORK, "sgd_report.json")])
+    import json
+    got = json.load(open(os.path.join(WORK, "sgd_report.json")))["loss_per_step"] if proc.returncode == 0 else []
+    close = len(got) == 4 and all(abs(a - b) <= 1e-4 * abs(b) for a, b in zip(got, want_losses))
+    report("sgd 4 steps follow pytorch", close and got[-1] < got[0],
+           f"pprun {[round(x, 5) for x in got]} pytorch {[round(x, 5) for x in want_losses]}")
+
+
+def faults():
+    io = os.path.join(DATA, "gpt2-tiny-lm.io.pt")
+    stages = compile_model(GPT2, "transformer.h.2:begin", "gpt2_faults", example=io)
+    # A killed rank ends the job with an error, not a hang.
+    proc = subprocess.Popen([PPRUN, stages, "--inputs", io, "--nproc", "2", "--steps", "100000",
+                             "--timeout", "20"], stderr=subprocess.PIPE, text=True)
+    time.sleep(4)
+    kids = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+    start = time.time()
+    if kids:
+        os.kill(int(kids[-1]), signal.SIGKILL)
+    try:
+        _, err = proc.communicate(timeout=60)
+        elapsed = time.time() - start
+        report("killed rank ends the job", bool(kids) and proc.returncode != 0 and "rank" in err,
+               f"exit {proc.returncode} after {elapsed:.1f} s: {err.strip().splitlines()[:1]}")
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        report("killed rank ends the job", False, "hung")
+    # Bad input: a clear message before any work.
+    def bad(name, args, message):
+        proc = run([PPRUN] + args)
+        lines = proc.stderr.strip().splitlines()
+        ok = proc.returncode != 0 and any(message in l for l in lines) and len(lines) <= 2
+        report(f"bad input: {name}", ok, lines[-1:] if lines else "")
+    two = torch.randint(0, 1000, (2, 16))
+    wrong_dtype = os.path.join(WORK, "float_ids.pt")
+    torch.save({"inputs": (two.float(),)}, wrong_dtype)
+    wrong_count = os.path.join(WORK, "two_inputs.pt")
+    torch.save({"inputs": (two, two)}, wrong_count)
+    wrong_rank = os.path.join(WORK, "flat_ids.pt")
+    torch.save({"inputs": (two.reshape(-1),)}, wrong_rank)
+    bad("missing directory", [os.path.join(WORK, "nope"), "--inputs", io], "has no pipeline.json")
+    bad("wrong input count", [stages, "--inputs", wrong_count], "the pipeline takes 1 inputs")
+    bad("wrong input dtype", [stages, "--inputs", wrong_dtype], "is float32, the model was compiled for int64")
+    bad("wrong input rank", [stages, "--inputs", wrong_rank], "has 1 dims, the model was compiled for 2")
+    bad("stages not a multiple of ranks", [stages, "--inputs", io, "--nproc", "3", "--backend", "threads"],
+        "S must be a multiple of N")
+    broken = compile_model(GPT2, "transformer.h.2:begin", "gpt2_broken")
+    os.remove(os.path.join(broken, "stage1.pt"))
+    bad("missing stage file", [broken, "--inputs", io], "stage1.pt' is missing")
+    mismatch = compile_model(GPT2, "transformer.h.2:begin", "gpt2_mismatch")
+    other = compile_model(GPT2, "transformer.h.1:begin", "gpt2_other")
+    os.replace(os.path.join(other, "stage1.pt"), os.path.join(mismatch, "stage1.pt"))
+    bad("stage does not match the manifest", [mismatch, "--inputs", io], "pipeline.json lists")
+    bad("unknown schedule", [stages, "--inputs", io, "--schedule", "pipedream"], "unknown schedule")
+
+
+{"inference-threads": lambda: inference("threads"), "inference-gloo": lambda: inference("gloo"),
+ "training": training, "faults": faults}[PART]()
+print(f"{passed} passed, {len(failed)} failed")
+sys.exit(1 if failed else 0)
