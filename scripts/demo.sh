@@ -43,7 +43,21 @@ PYEOF
   "$PY" -c "import torch; torch.manual_seed(0); torch.save(torch.randint(0, 1000, (2, 16)), '$BUILD_DIR/demo/targets.pt')"
   "$PPRUN" "$OUT" --inputs "$IO" --microbatches 2 --schedule 1f1b --train \
     --targets "$BUILD_DIR/demo/targets.pt" --loss cross_entropy --optimizer sgd --lr 0.1 --steps 3 \
+    --save-grads "$BUILD_DIR/demo/grads.pt" \
     --trace "$BUILD_DIR/demo/trace.json" --report "$BUILD_DIR/demo/report.json"
+  "$PY" - "$MODEL" "$IO" "$BUILD_DIR/demo/targets.pt" "$BUILD_DIR/demo/grads.pt" <<'PYEOF'
+import sys, torch
+model, io, targets, grads = sys.argv[1:5]
+m = torch.jit.load(model)
+out = m(*torch.load(io)["inputs"])[0]
+t = torch.load(targets)
+torch.nn.functional.cross_entropy(out.reshape(-1, out.shape[-1]), t.reshape(-1)).backward()
+got = torch.load(grads)
+d = max((got[n] - p.grad).abs().max().item() / p.grad.abs().max().item()
+        for n, p in m.named_parameters())
+print(f"pprun step-1 gradients vs PyTorch autograd on the whole model: max rel diff {d:.1e}")
+sys.exit(0 if d <= 1e-4 else 1)
+PYEOF
   echo "trace: $BUILD_DIR/demo/trace.json (open it in Perfetto), report: $BUILD_DIR/demo/report.json"
 fi
 step "Done"
