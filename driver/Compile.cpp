@@ -9,11 +9,20 @@
 #include "driver/Driver.h"
 
 #include "codegen/Codegen.h"
+#include "driver/MeasureCosts.h"
+#include "driver/SimulatePlan.h"
 #include "frontend/Frontend.h"
 #include "ir/Diagnostics.h"
 #include "ir/Printer.h"
+#include "passes/CostModel.h"
+#include "passes/PartitionPlan.h"
+#include "passes/Partitioner.h"
 #include "passes/PassManager.h"
 #include "passes/PlaceSplits.h"
+
+#include <chrono>
+#include <cstring>
+#include <vector>
 
 #include "llvm/Support/Format.h"
 
@@ -42,6 +51,55 @@ std::vector<SplitPoint> userSplits(const CompileOptions &opts) {
   return splits;
 }
 
+/// Bandwidth of a memory copy, which is what the threads transport pays.
+double measureLoopbackGBps() {
+  std::vector<char> from(64 << 20, 1), to(64 << 20);
+  double best = 0;
+  for (int i = 0; i < 3; ++i) {
+    auto start = std::chrono::steady_clock::now();
+    std::memcpy(to.data(), from.data(), from.size());
+    std::chrono::duration<double> s = std::chrono::steady_clock::now() - start;
+    best = std::max(best, from.size() / s.count() / 1e9);
+  }
+  return best;
+}
+
+Balance chooseBalance(Model &model, const CompileOptions &opts, bool haveShapes,
+                      llvm::raw_ostream &err) {
+  if (opts.balance != "time" && opts.balance != "flops" && opts.balance != "params")
+    throw CompileError("--balance must be time, flops or params, not '" + opts.balance + "'");
+  if (opts.balance == "params")
+    return Balance::Params;
+  if (!haveShapes) {
+    err << "ppc: warning: no tensor shapes without --example-inputs; balancing parameter "
+           "counts instead of "
+        << opts.balance << "\n";
+    return Balance::Params;
+  }
+  if (opts.balance == "time") {
+    std::vector<unsigned> boundaries;
+    for (const Candidate &c : splitCandidates(model.graph()))
+      boundaries.push_back(c.position);
+    measureRegionCosts(model, boundaries);
+  }
+  return Balance::Time;
+}
+
+/// Chooses the split points `--stages` asks for beyond the user's.
+void partitionAutomatically(Model &model, const CompileOptions &opts, bool haveShapes,
+                            llvm::raw_ostream &out, llvm::raw_ostream &err) {
+  Graph &g = model.graph();
+  PartitionOptions po;
+  po.stages = opts.stages;
+  po.fixedSplits = g.splits;
+  po.linkGBps = opts.linkGbps > 0 ? opts.linkGbps : measureLoopbackGBps();
+  po.maxStageBytes = opts.maxStageMb * 1e6;
+  po.balance = chooseBalance(model, opts, haveShapes, err);
+  g.splits = choosePartition(g, po);
+  if (opts.printPlan)
+    out << formatPlan(g, splitPositions(g, g.splits), po);
+}
+
 void printTimings(const PassManager &pm, llvm::raw_ostream &err) {
   err << "pass timings:\n";
   for (const auto &t : pm.timings())
@@ -57,14 +115,17 @@ int ppc::compileModel(const CompileOptions &opts, llvm::raw_ostream &out, llvm::
   std::unique_ptr<Model> model = Model::load(opts.model);
   Graph &g = model->graph();
   applyTies(*model, opts, err);
-  if (!opts.exampleInputs.empty())
+  bool haveShapes = !opts.exampleInputs.empty();
+  if (haveShapes)
     model->annotateShapes(opts.exampleInputs);
+  annotateAnalyticCosts(g);
   g.splits = splits;
-  if (opts.stages > 0 && opts.stages != int(g.splits.size()) + 1)
-    throw CompileError("--stages " + std::to_string(opts.stages) + " with " +
-                           std::to_string(g.splits.size()) +
-                           " split points: automatic partitioning is not available yet",
-                       "give N-1 split points with --split");
+  if (opts.stages > 0 && opts.stages < int(g.splits.size()) + 1)
+    throw CompileError("--stages " + std::to_string(opts.stages) + " but " +
+                           std::to_string(g.splits.size()) + " split points were given",
+                       "give at most N-1 split points with --stages N");
+  if (opts.stages > int(g.splits.size()) + 1)
+    partitionAutomatically(*model, opts, haveShapes, out, err);
   bool partition = !g.splits.empty();
   if (!partition && !opts.outDir.empty())
     throw CompileError("nothing to split: give --split PATH:begin|end or --stages N");
@@ -79,6 +140,11 @@ int ppc::compileModel(const CompileOptions &opts, llvm::raw_ostream &out, llvm::
   }
   if (opts.printIR)
     printGraph(g, out);
+  if (!opts.simulate.empty()) {
+    if (!partition)
+      throw CompileError("--simulate needs a partition", "add --split or --stages");
+    printSimulation(g, opts.simulate, opts.linkGbps > 0 ? opts.linkGbps : 10, out);
+  }
   if (!opts.dotFile.empty())
     writeDot(graphToString(g), opts.dotFile);
   if (opts.outDir.empty())
