@@ -201,6 +201,47 @@ class TiedLM(nn.Module):
         return self.head(self.body(self.emb(ids)))
 
 
+class GPT2Block(nn.Module):
+    def __init__(self, d):
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(d)
+        self.attn = Attention(d, 4)
+        self.ln_2 = nn.LayerNorm(d)
+        self.mlp = nn.Sequential(nn.Linear(d, 4 * d), nn.GELU(), nn.Linear(4 * d, d))
+
+    def forward(self, x):
+        x = x + self.attn(self.ln_1(x))
+        return x + self.mlp(self.ln_2(x))
+
+
+class GPT2Body(nn.Module):
+    def __init__(self, vocab, d, layers, positions):
+        super().__init__()
+        self.wte = nn.Embedding(vocab, d)
+        self.wpe = nn.Embedding(positions, d)
+        self.h = nn.ModuleList([GPT2Block(d) for _ in range(layers)])
+        self.ln_f = nn.LayerNorm(d)
+
+    def forward(self, ids):
+        pos = torch.arange(ids.size(1), device=ids.device).unsqueeze(0)
+        x = self.wte(ids) + self.wpe(pos)
+        for block in self.h:
+            x = block(x)
+        return self.ln_f(x)
+
+
+class GPT2BigVocab(nn.Module):
+    """GPT-2's module layout with the real 50257-word vocabulary and a small body."""
+
+    def __init__(self, vocab=50257, d=64, layers=4):
+        super().__init__()
+        self.transformer = GPT2Body(vocab, d, layers, 64)
+        self.lm_head = nn.Linear(d, vocab, bias=False)
+
+    def forward(self, ids):
+        return self.lm_head(self.transformer(ids))
+
+
 def tokens(n, vocab):
     return torch.randint(0, vocab, (2, n), generator=torch.Generator().manual_seed(7))
 
@@ -229,7 +270,13 @@ MODELS = {
                  [("l1:begin", 2), ("l2:begin", 2)]),
     "tied": (TiedLM, lambda: (tokens(8, 50),), ("script", "trace"),
              [("body.2:begin,head:begin", 3)]),
+    # Automatic partitioning (--stages N with example inputs): "auto:N" cases.
+    "gpt2_bigvocab": (GPT2BigVocab, lambda: (tokens(32, 50257),), ("trace",),
+                      [("auto:4", 4), ("auto:2", 2)]),
+    "resnet50": (lambda: torchvision.models.resnet50(weights=None, num_classes=10),
+                 lambda: (image((1, 3, 32, 32)),), ("trace",), [("auto:4", 4)]),
 }
+MODELS["densenet121"][3].append(("auto:4", 4))
 
 
 def export(name, kind, outdir):
