@@ -64,6 +64,25 @@ double measureLoopbackGBps() {
   return best;
 }
 
+/// Wall time of the compiler's phases, for --time-passes.
+class PhaseTimer {
+public:
+  void lap(const char *phase) {
+    auto now = std::chrono::steady_clock::now();
+    laps.push_back({phase, std::chrono::duration<double, std::milli>(now - last).count()});
+    last = now;
+  }
+  void print(llvm::raw_ostream &err) const {
+    err << "phase timings:\n";
+    for (const auto &[phase, ms] : laps)
+      err << llvm::format("  %-20s %8.3f ms\n", phase.c_str(), ms);
+  }
+
+private:
+  std::chrono::steady_clock::time_point last = std::chrono::steady_clock::now();
+  std::vector<std::pair<std::string, double>> laps;
+};
+
 Balance chooseBalance(Model &model, const CompileOptions &opts, bool haveShapes,
                       llvm::raw_ostream &err) {
   if (opts.balance != "time" && opts.balance != "flops" && opts.balance != "params")
@@ -87,7 +106,7 @@ Balance chooseBalance(Model &model, const CompileOptions &opts, bool haveShapes,
 
 /// Chooses the split points `--stages` asks for beyond the user's.
 void partitionAutomatically(Model &model, const CompileOptions &opts, bool haveShapes,
-                            llvm::raw_ostream &out, llvm::raw_ostream &err) {
+                            PhaseTimer &timer, llvm::raw_ostream &out, llvm::raw_ostream &err) {
   Graph &g = model.graph();
   PartitionOptions po;
   po.stages = opts.stages;
@@ -95,7 +114,9 @@ void partitionAutomatically(Model &model, const CompileOptions &opts, bool haveS
   po.linkGBps = opts.linkGbps > 0 ? opts.linkGbps : measureLoopbackGBps();
   po.maxStageBytes = opts.maxStageMb * 1e6;
   po.balance = chooseBalance(model, opts, haveShapes, err);
+  timer.lap("measure-costs");
   g.splits = choosePartition(g, po);
+  timer.lap("choose-splits");
   if (opts.printPlan)
     out << formatPlan(g, splitPositions(g, g.splits), po);
 }
@@ -112,7 +133,9 @@ int ppc::compileModel(const CompileOptions &opts, llvm::raw_ostream &out, llvm::
   if (!opts.outDir.empty())
     checkOutputDirectory(opts.outDir, opts.force);
   std::vector<SplitPoint> splits = userSplits(opts); // bad words fail before loading
+  PhaseTimer timer;
   std::unique_ptr<Model> model = Model::load(opts.model);
+  timer.lap("load");
   Graph &g = model->graph();
   applyTies(*model, opts, err);
   bool haveShapes = !opts.exampleInputs.empty();
@@ -124,8 +147,9 @@ int ppc::compileModel(const CompileOptions &opts, llvm::raw_ostream &out, llvm::
     throw CompileError("--stages " + std::to_string(opts.stages) + " but " +
                            std::to_string(g.splits.size()) + " split points were given",
                        "give at most N-1 split points with --stages N");
+  timer.lap("shapes-and-costs");
   if (opts.stages > int(g.splits.size()) + 1)
-    partitionAutomatically(*model, opts, haveShapes, out, err);
+    partitionAutomatically(*model, opts, haveShapes, timer, out, err);
   bool partition = !g.splits.empty();
   if (!partition && !opts.outDir.empty())
     throw CompileError("nothing to split: give --split PATH:begin|end or --stages N");
@@ -149,7 +173,11 @@ int ppc::compileModel(const CompileOptions &opts, llvm::raw_ostream &out, llvm::
     writeDot(graphToString(g), opts.dotFile);
   if (opts.outDir.empty())
     return 0;
+  timer.lap("passes");
   emitPipeline(*model, opts.outDir, {opts.force, {{"ir.txt", graphToString(g)}}});
+  timer.lap("emit");
+  if (opts.timePasses)
+    timer.print(err);
   err << "ppc: wrote " << g.numStages << " stages to " << opts.outDir << "\n";
   return 0;
 }

@@ -156,6 +156,10 @@ void gatherStep(Transport &t, const Job &job, Executor &ex, int step, StepRecord
     readTimings(t.recv(resultKey(step, "timings"), r), record, r);
   if (job.schedule.training)
     record.loss = lossRank == 0 ? ex.lossSum : t.recv(resultKey(step, "loss"), lossRank).toDouble();
+  // The step ends when the last rank finishes, not when rank 0 does.
+  for (const auto &rank : record.timings)
+    if (!rank.empty())
+      record.stepMs = std::max(record.stepMs, rank.back().endMs);
 }
 
 /// Rank 0 joins the model outputs of the last step, wherever they were made.
