@@ -196,6 +196,21 @@ def training():
            f"pprun {[round(x, 5) for x in got]} pytorch {[round(x, 5) for x in want_losses]}")
 
 
+def children_of(pid):
+    """Pids whose parent is `pid`, read from /proc (no procps needed)."""
+    kids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                if int(fields[1]) == pid:
+                    kids.append(entry)
+            except OSError:
+                continue
+    return sorted(kids, key=int)
+
+
 def faults():
     io = os.path.join(DATA, "gpt2-tiny-lm.io.pt")
     stages = compile_model(GPT2, "transformer.h.2:begin", "gpt2_faults", example=io)
@@ -203,7 +218,7 @@ def faults():
     proc = subprocess.Popen([PPRUN, stages, "--inputs", io, "--nproc", "2", "--steps", "100000",
                              "--timeout", "20"], stderr=subprocess.PIPE, text=True)
     time.sleep(4)
-    kids = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+    kids = children_of(proc.pid)
     start = time.time()
     if kids:
         os.kill(int(kids[-1]), signal.SIGKILL)
