@@ -2,9 +2,9 @@
 //
 // `--balance time`: the ops between consecutive candidate split points form
 // regions; each region is built as an in-memory stage module (the same code
-// that emits real stages), fed the values the example run recorded at its
-// boundary, and timed with one intra-op thread: one warm-up, then the median
-// of several repeats. A region's time is spread over its ops in proportion to
+// that emits real stages), run in order on the example inputs and on what
+// earlier regions produced, and timed with one intra-op thread: one warm-up,
+// then the median of several repeats. A region's time is spread over its ops in proportion to
 // their analytic cost (evenly when none is known), so that any partition
 // along candidate boundaries sums exactly to measured region times.
 //
@@ -43,15 +43,6 @@ c10::IValue freshCopy(const c10::IValue &v) {
     return list;
   }
   return v;
-}
-
-std::optional<c10::IValue> exampleValue(const ModelImpl &impl, const Value *v) {
-  auto it = impl.exampleValues.find(v);
-  if (it != impl.exampleValues.end())
-    return it->second;
-  if (v->def && v->def->kind == "ppc::clone") // a copy holds its source's value
-    return exampleValue(impl, v->def->inputs[0]);
-  return std::nullopt;
 }
 
 double medianMs(torch::jit::Module &region, const std::vector<c10::IValue> &inputs, int repeats) {
@@ -103,15 +94,23 @@ void ppc::measureRegionCosts(Model &model, const std::vector<unsigned> &boundari
   int threads = at::get_num_threads();
   at::set_num_threads(1);
   torch::NoGradGuard noGrad;
+  // Regions run in order on what earlier regions produced, as stages would,
+  // so values that later ops change in place (growing lists) are as they are
+  // at each boundary. Timed runs get copies; one more run on the originals
+  // advances the state.
+  std::unordered_map<const Value *, c10::IValue> env;
+  for (const Value *in : g.inputs())
+    env[in] = impl.exampleValues.at(in);
   for (int r = 0; r < g.numStages; ++r) {
     std::vector<c10::IValue> inputs;
     for (const Value *v : g.stageInterfaces[r].inputs)
-      if (auto iv = exampleValue(impl, v))
-        inputs.push_back(*iv);
-    if (inputs.size() != g.stageInterfaces[r].inputs.size())
-      continue; // a boundary value the example run did not see: leave analytic costs
+      inputs.push_back(env.at(v));
     torch::jit::Module region = buildStageModule(model, r);
     spreadOverOps(g, r, medianMs(region, inputs, repeats));
+    c10::IValue result = region.forward(inputs);
+    const auto &outs = result.toTupleRef().elements();
+    for (size_t i = 0; i < outs.size(); ++i)
+      env[g.stageInterfaces[r].outputs[i]] = outs[i];
   }
   at::set_num_threads(threads);
   // Leave the graph unpartitioned again.

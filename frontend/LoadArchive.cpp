@@ -9,6 +9,7 @@
 #include "frontend/ModelImpl.h"
 
 #include "ir/Diagnostics.h"
+#include "support/ErrorText.h"
 
 #include <caffe2/serialize/inline_container.h>
 
@@ -70,12 +71,7 @@ bool ppc::isModuleValue(const torch::jit::Value *v) {
   return cls && cls->is_module();
 }
 
-std::string ppc::firstLine(const std::exception &e) {
-  const auto *ce = dynamic_cast<const c10::Error *>(&e);
-  std::string msg = ce ? ce->what_without_backtrace() : e.what();
-  auto nl = msg.find('\n');
-  return nl == std::string::npos ? msg : msg.substr(0, nl);
-}
+std::string ppc::firstLine(const std::exception &e) { return errorSummary(e); }
 
 namespace {
 

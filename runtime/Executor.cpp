@@ -9,6 +9,7 @@
 #include "runtime/Executor.h"
 
 #include "runtime/Microbatch.h"
+#include "support/ErrorText.h"
 
 #include <torch/torch.h>
 
@@ -26,20 +27,6 @@ std::string ppc::rt::gradientKey(const std::string &value, int mb, int consumer)
   return "G|" + value + "|" + std::to_string(mb) + "|" + std::to_string(consumer);
 }
 
-/// The line of a LibTorch error that says what went wrong: the first one,
-/// or for TorchScript interpreter errors the last one (the Python-style
-/// exception line), never the backtrace.
-std::string ppc::rt::errorSummary(const std::exception &e) {
-  const auto *ce = dynamic_cast<const c10::Error *>(&e);
-  std::string msg = ce ? ce->what_without_backtrace() : e.what();
-  std::string first = msg.substr(0, msg.find('\n'));
-  if (first.find("failed in the TorchScript interpreter") == std::string::npos)
-    return first;
-  size_t end = msg.find_last_not_of("\n ");
-  size_t start = msg.rfind('\n', end);
-  return msg.substr(start == std::string::npos ? 0 : start + 1, end - start);
-}
-
 static torch::jit::Module loadStage(const Manifest &m, const StageSpec &spec) {
   std::string path = m.dir + "/" + spec.file;
   if (!std::filesystem::exists(path))
@@ -48,7 +35,7 @@ static torch::jit::Module loadStage(const Manifest &m, const StageSpec &spec) {
   try {
     module = torch::jit::load(path);
   } catch (const std::exception &e) {
-    throw std::runtime_error("cannot load '" + path + "': " + errorSummary(e));
+    throw std::runtime_error("cannot load '" + path + "': " + ppc::errorSummary(e));
   }
   size_t args = module.get_method("forward").function().getSchema().arguments().size() - 1;
   if (args != spec.inputs.size())
@@ -282,7 +269,7 @@ void Executor::run(const std::vector<Action> &actions, const StepData &data, int
       throw;
     } catch (const std::exception &e) {
       throw std::runtime_error("stage " + std::to_string(a.stage) + ", action " + a.str() + ": " +
-                               errorSummary(e));
+                               ppc::errorSummary(e));
     }
     t.endMs = sinceStart();
     timings.push_back(t);

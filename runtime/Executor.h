@@ -98,9 +98,6 @@ private:
   std::chrono::steady_clock::time_point start;
 };
 
-/// The one line of a LibTorch error worth showing a user.
-std::string errorSummary(const std::exception &e);
-
 /// Keys of the messages between stages.
 std::string activationKey(const std::string &value, int mb, int consumer);
 std::string gradientKey(const std::string &value, int mb, int consumer);

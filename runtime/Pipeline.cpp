@@ -12,6 +12,7 @@
 #include "runtime/Microbatch.h"
 #include "runtime/Report.h"
 #include "runtime/Training.h"
+#include "support/ErrorText.h"
 
 #include <ATen/Parallel.h>
 #include <torch/torch.h>
@@ -252,10 +253,10 @@ int ppc::rt::runThreads(const PipelineOptions &o) {
       try {
         rankMain(o, job, *transport);
       } catch (const TransportError &e) {
-        errors[r] = errorSummary(e);
+        errors[r] = ppc::errorSummary(e);
         transport->abort("rank " + std::to_string(r) + ": " + errors[r]);
       } catch (const std::exception &e) {
-        errors[r] = "rank " + std::to_string(r) + ": " + errorSummary(e);
+        errors[r] = "rank " + std::to_string(r) + ": " + ppc::errorSummary(e);
         transport->abort(errors[r]);
       }
     });
@@ -288,7 +289,7 @@ int ppc::rt::runGlooRank(const PipelineOptions &o) {
   try {
     return rankMain(o, job, *transport);
   } catch (const std::exception &e) {
-    std::cerr << "pprun: error: rank " << o.rank << ": " << errorSummary(e) << "\n";
+    std::cerr << "pprun: error: rank " << o.rank << ": " << ppc::errorSummary(e) << "\n";
     return 1;
   }
 }

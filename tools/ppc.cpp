@@ -6,6 +6,7 @@
 //===----------------------------------------------------------------------===//
 #include "driver/Driver.h"
 #include "ir/Diagnostics.h"
+#include "support/ErrorText.h"
 
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/raw_ostream.h"
@@ -175,8 +176,7 @@ int main(int argc, char **argv) {
     if (!e.hint.empty())
       llvm::errs() << "ppc: hint: " << e.hint << "\n";
   } catch (const std::exception &e) {
-    std::string msg = e.what();
-    llvm::errs() << "ppc: error: " << msg.substr(0, msg.find('\n')) << "\n";
+    llvm::errs() << "ppc: error: " << errorSummary(e) << "\n";
   }
   return 1;
 }

@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "runtime/Pipeline.h"
+#include "support/ErrorText.h"
 
 #include <cstdlib>
 #include <cstring>
@@ -135,8 +136,7 @@ int main(int argc, char **argv) {
   try {
     return run(argc, argv);
   } catch (const std::exception &e) {
-    std::string msg = e.what();
-    std::cerr << "pprun: error: " << msg.substr(0, msg.find('\n')) << "\n";
+    std::cerr << "pprun: error: " << ppc::errorSummary(e) << "\n";
   }
   return 1;
 }
