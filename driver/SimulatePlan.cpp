@@ -14,6 +14,8 @@
 #include "runtime/schedule/Schedule.h"
 
 #include "llvm/ADT/StringExtras.h"
+
+#include <algorithm>
 #include "llvm/Support/Format.h"
 #include "llvm/Support/FormatVariadic.h"
 
@@ -78,6 +80,9 @@ void ppc::printSimulation(const Graph &g, llvm::StringRef spec, double linkGBps,
                           llvm::raw_ostream &out) {
   SimulateSpec s = parseSpec(spec, g.numStages);
   sched::StageCosts costs = stageCostsForSimulation(g, linkGBps);
+  if (std::all_of(costs.forwardMs.begin(), costs.forwardMs.end(), [](double t) { return t == 0; }))
+    throw CompileError("--simulate has no op costs to work with",
+                       "pass --example-inputs IO.pt so that ppc knows tensor shapes");
   out << "simulation (M=" << s.microbatches << ", " << g.numStages << " stages on " << s.ranks
       << " ranks, training step):\n";
   out << "  schedule              step ms   bubble   peak activation MB per stage\n";
