@@ -63,6 +63,12 @@ with tempfile.TemporaryDirectory() as tmp:
                  [GPT2, "--split", "transformer.h.1:begin,transformer.h.1.ln_1:begin", "-o", out],
                  "are the same point", out)
     expect_error("unknown option", [GPT2, "--splitt", "x"], "unknown option '--splitt'")
+    expect_error("simulation without costs",
+                 [GPT2, "--split", "transformer.h.2:begin", "--simulate", "1f1b:M=8"],
+                 "--simulate has no op costs to work with")
+    expect_error("more splits than stages",
+                 [GPT2, "--split", "transformer.h.1:begin,transformer.h.2:begin", "--stages", "2",
+                  "-o", out], "split points were given", out)
     expect_error("bad tie", [GPT2, "--tie", "transformer.wte.weight=nope", "--print-ir"],
                  "has no parameter 'nope'")
 
