@@ -1,7 +1,10 @@
 //===- passes/CostModel.cpp - Analytic per-op costs -----------------------===//
 //
-// FLOP formulas count a multiply-add as two FLOPs. Bytes are the tensors an
-// op reads (its tensor inputs, parameters included) plus those it writes.
+// A multiply-add counts as two FLOPs. Contractions take their sizes from the
+// inputs (matmul broadcasts batch dimensions); per-element ops from their
+// first tensor result. Bytes are the tensors an op reads (parameters
+// included) plus those it writes, except for views and bookkeeping, which
+// move nothing, and embedding, which reads only the rows it gathers.
 //
 //===----------------------------------------------------------------------===//
 #include "passes/CostModel.h"
@@ -10,102 +13,249 @@
 #include "llvm/ADT/StringSet.h"
 
 #include <algorithm>
+#include <optional>
 
 using namespace ppc;
 
 namespace {
 
-int64_t dim(const Value *v, int i) {
-  const auto &s = v->tensor.shape;
-  int n = int(s.size());
-  if (!v->tensor.hasShape || n == 0)
-    return -1;
-  int k = i < 0 ? n + i : i;
-  return k >= 0 && k < n ? s[k] : -1;
+using Shape = llvm::ArrayRef<int64_t>;
+
+enum class OpClass { Free, Copy, Contraction, Embedding, Reduction, PerElement };
+
+const llvm::StringSet<> &freeOps() {
+  static const llvm::StringSet<> ops = {
+      "aten::view",           "aten::reshape",   "aten::permute",
+      "aten::transpose",      "aten::t",         "aten::size",
+      "aten::slice",          "aten::select",    "aten::split",
+      "aten::chunk",          "aten::unsqueeze", "aten::squeeze",
+      "aten::expand",         "aten::expand_as", "aten::flatten",
+      "aten::unflatten",      "aten::narrow",    "aten::detach",
+      "aten::alias",          "aten::dropout",   "aten::Int",
+      "aten::Float",          "aten::Bool",      "aten::ScalarImplicit",
+      "aten::numel",          "aten::dim",       "aten::len",
+      "aten::__getitem__",    "aten::unbind",    "aten::view_as",
+      "aten::feature_dropout"};
+  return ops;
 }
 
-int64_t outputElems(const Op &op) {
+const llvm::StringSet<> &copyOps() {
+  static const llvm::StringSet<> ops = {
+      "aten::cat",   "aten::stack",        "aten::clone",  "aten::contiguous",     "aten::to",
+      "aten::copy_", "aten::index_select", "aten::gather", "aten::index",          "aten::repeat",
+      "aten::flip",  "aten::roll",         "aten::pad",    "aten::constant_pad_nd"};
+  return ops;
+}
+
+const llvm::StringSet<> &reductionOps() {
+  static const llvm::StringSet<> ops = {
+      "aten::sum",    "aten::mean",   "aten::max",       "aten::min",
+      "aten::amax",   "aten::amin",   "aten::prod",      "aten::var",
+      "aten::std",    "aten::norm",   "aten::all",       "aten::any",
+      "aten::argmax", "aten::argmin", "aten::logsumexp", "aten::linalg_vector_norm"};
+  return ops;
+}
+
+bool hasTensorResult(const Op &op) {
+  return llvm::any_of(op.results, [](const Value *r) { return r->isTensor(); });
+}
+
+OpClass classify(const Op &op) {
+  llvm::StringRef kind(op.kind);
+  if (kind.startswith("prim::") || freeOps().contains(kind) || !hasTensorResult(op))
+    return OpClass::Free;
+  if (copyOps().contains(kind))
+    return OpClass::Copy;
+  if (kind == "aten::embedding")
+    return OpClass::Embedding;
+  if (reductionOps().contains(kind))
+    return OpClass::Reduction;
+  if (kind == "aten::linear" || kind == "aten::addmm" || kind == "aten::matmul" ||
+      kind == "aten::mm" || kind == "aten::bmm" || kind == "aten::baddbmm" ||
+      kind.contains("conv") || kind == "aten::scaled_dot_product_attention")
+    return OpClass::Contraction;
+  return OpClass::PerElement;
+}
+
+/// A tensor value's info, taking a parameter's from the parameter table when
+/// the value itself has none.
+const TensorInfo *infoOf(const Graph &g, const Value *v) {
+  if (v->tensor.hasShape || v->kind != ValueKind::Param)
+    return &v->tensor;
+  const ParamInfo *p = g.paramInfo(v->name);
+  return p ? &p->tensor : &v->tensor;
+}
+
+std::optional<Shape> shapeOf(const Graph &g, const Op &op, unsigned inputNo) {
+  if (inputNo >= op.inputs.size())
+    return std::nullopt;
+  const TensorInfo *t = infoOf(g, op.inputs[inputNo]);
+  if (!t->hasShape || t->numel() < 0)
+    return std::nullopt;
+  return Shape(t->shape);
+}
+
+double product(Shape s) {
+  double n = 1;
+  for (int64_t d : s)
+    n *= double(d);
+  return n;
+}
+
+std::optional<double> resultElems(const Op &op) {
   for (const Value *r : op.results)
     if (r->isTensor() && r->tensor.numel() >= 0)
-      return r->tensor.numel();
-  return -1;
+      return double(r->tensor.numel());
+  return std::nullopt;
 }
 
-/// 2 * output elements * reduction length, for matmul-like ops.
-double contractionFlops(const Op &op) {
-  llvm::StringRef k(op.kind);
-  int64_t out = outputElems(op);
-  if (out < 0 || op.inputs.size() < 2)
-    return 0;
-  int64_t reduce = -1;
-  if (k == "aten::linear")
-    reduce = dim(op.inputs[1], -1); // weight [out, in]
-  else if (k == "aten::addmm")
-    reduce = op.inputs.size() > 2 ? dim(op.inputs[1], -1) : -1;
-  else if (k == "aten::matmul" || k == "aten::mm" || k == "aten::bmm")
-    reduce = dim(op.inputs[0], -1);
-  else if (k.contains("conv")) { // weight [Cout, Cin/groups, kh, kw]
-    const Value *w = op.inputs[1];
-    reduce = 1;
-    for (size_t i = 1; w->tensor.hasShape && i < w->tensor.shape.size(); ++i)
-      reduce *= w->tensor.shape[i];
-    if (!w->tensor.hasShape)
-      reduce = -1;
+/// torch.matmul: 1-D operands are promoted; batch dimensions broadcast.
+std::optional<double> matmulFlops(std::optional<Shape> a, std::optional<Shape> b) {
+  if (!a || !b || a->empty() || b->empty())
+    return std::nullopt;
+  double m = a->size() > 1 ? double((*a)[a->size() - 2]) : 1;
+  double k = double(a->back());
+  double n = b->size() > 1 ? double(b->back()) : 1;
+  Shape batchA = a->drop_back(std::min<size_t>(2, a->size()));
+  Shape batchB = b->drop_back(std::min<size_t>(2, b->size()));
+  double batch = 1;
+  for (size_t i = 0; i < std::max(batchA.size(), batchB.size()); ++i) {
+    int64_t da = i < batchA.size() ? batchA[batchA.size() - 1 - i] : 1;
+    int64_t db = i < batchB.size() ? batchB[batchB.size() - 1 - i] : 1;
+    batch *= double(std::max(da, db));
   }
-  return reduce > 0 ? 2.0 * double(out) * double(reduce) : 0;
+  return 2 * batch * m * k * n;
+}
+
+bool isTransposedConv(const Op &op) {
+  if (llvm::StringRef(op.kind).contains("conv_transpose"))
+    return true;
+  if (op.kind != "aten::_convolution" && op.kind != "aten::convolution")
+    return false;
+  if (op.inputs.size() <= 6)
+    return false;
+  llvm::StringRef flag = op.inputs[6]->literal;
+  return flag == "1" || flag == "True" || flag == "true";
+}
+
+/// 2 * output elements * Cin/groups * kernel for a convolution whose weight
+/// is [Cout, Cin/groups, k...]; a transposed one swaps input and output.
+std::optional<double> convFlops(const Graph &g, const Op &op) {
+  std::optional<Shape> w = shapeOf(g, op, 1);
+  if (!w || w->size() < 2)
+    return std::nullopt;
+  double perOutput = product(w->drop_front());
+  if (isTransposedConv(op)) {
+    std::optional<Shape> x = shapeOf(g, op, 0);
+    return x ? std::optional<double>(2 * product(*x) * perOutput) : std::nullopt;
+  }
+  std::optional<double> out = resultElems(op);
+  return out ? std::optional<double>(2 * *out * perOutput) : std::nullopt;
+}
+
+/// q [..., L, E], k [..., S, E], v [..., S, Ev]: two matmuls and a softmax.
+std::optional<double> attentionFlops(const Graph &g, const Op &op) {
+  std::optional<Shape> q = shapeOf(g, op, 0), k = shapeOf(g, op, 1), v = shapeOf(g, op, 2);
+  if (!q || !k || !v || q->size() < 2 || k->size() < 2 || v->empty())
+    return std::nullopt;
+  double batch = product(q->drop_back(2));
+  double l = double((*q)[q->size() - 2]), e = double(q->back());
+  double s = double((*k)[k->size() - 2]), ev = double(v->back());
+  return batch * l * s * (2 * e + 2 * ev + 5);
+}
+
+std::optional<double> contractionFlops(const Graph &g, const Op &op) {
+  llvm::StringRef kind(op.kind);
+  if (kind == "aten::linear") { // x [..., K], weight [N, K]
+    std::optional<Shape> x = shapeOf(g, op, 0), w = shapeOf(g, op, 1);
+    if (!x || !w || w->empty())
+      return std::nullopt;
+    double n = w->size() > 1 ? double(w->front()) : 1;
+    return 2 * product(*x) * n;
+  }
+  if (kind == "aten::addmm" || kind == "aten::baddbmm")
+    return matmulFlops(shapeOf(g, op, 1), shapeOf(g, op, 2));
+  if (kind == "aten::matmul" || kind == "aten::mm" || kind == "aten::bmm")
+    return matmulFlops(shapeOf(g, op, 0), shapeOf(g, op, 1));
+  if (kind == "aten::scaled_dot_product_attention")
+    return attentionFlops(g, op);
+  return convFlops(g, op);
 }
 
 double perElementFlops(llvm::StringRef kind) {
   if (kind.contains("softmax"))
     return 5;
-  if (kind.contains("_norm") || kind == "aten::gelu" || kind == "aten::tanh")
+  if (kind.contains("_norm") || kind == "aten::rms_norm")
     return 8;
-  static const llvm::StringSet<> free = {"aten::view",      "aten::reshape",       "aten::permute",
-                                         "aten::transpose", "aten::contiguous",    "aten::size",
-                                         "aten::slice",     "aten::select",        "aten::split",
-                                         "aten::unsqueeze", "aten::squeeze",       "aten::expand",
-                                         "aten::to",        "aten::embedding",     "aten::dropout",
-                                         "aten::Int",       "aten::ScalarImplicit"};
-  if (kind.startswith("prim::") || free.contains(kind))
-    return 0;
   return 1;
 }
 
-double tensorBytes(const Value *v) {
-  int64_t b = v->isTensor() ? v->tensor.bytes() : 0;
-  return b > 0 ? double(b) : 0;
+std::optional<double> flopsOf(const Graph &g, const Op &op, OpClass cls) {
+  switch (cls) {
+  case OpClass::Free:
+  case OpClass::Copy:
+    return 0.0;
+  case OpClass::Embedding:
+    return resultElems(op) ? std::optional<double>(0.0) : std::nullopt;
+  case OpClass::Contraction:
+    return contractionFlops(g, op);
+  case OpClass::Reduction: {
+    std::optional<Shape> in = shapeOf(g, op, 0);
+    return in ? std::optional<double>(product(*in)) : std::nullopt;
+  }
+  case OpClass::PerElement: {
+    std::optional<double> out = resultElems(op);
+    return out ? std::optional<double>(perElementFlops(op.kind) * *out) : std::nullopt;
+  }
+  }
+  return std::nullopt;
+}
+
+double knownBytes(const TensorInfo &t) { return double(std::max<int64_t>(0, t.bytes())); }
+
+double bytesOf(const Graph &g, const Op &op, OpClass cls) {
+  if (cls == OpClass::Free)
+    return 0;
+  double written = 0;
+  for (const Value *r : op.results)
+    if (r->isTensor())
+      written += knownBytes(r->tensor);
+  if (cls == OpClass::Embedding) // the indices, and each gathered row read once
+    return knownBytes(*infoOf(g, op.inputs.size() > 1 ? op.inputs[1] : op.inputs[0])) + 2 * written;
+  double read = 0;
+  for (const Value *in : op.inputs)
+    if (in->isTensor())
+      read += knownBytes(*infoOf(g, in));
+  return read + written;
 }
 
 } // namespace
+
+double Roofline::timeMs(double flops, double bytes) const {
+  return std::max(flops / (peakGflops * 1e9), bytes / (bandwidthGBps * 1e9)) * 1e3;
+}
 
 int64_t ppc::transferBytes(const Value &v) {
   int64_t b = v.isTensor() ? v.tensor.bytes() : -1;
   return b > 0 ? b : 8;
 }
 
-unsigned ppc::annotateAnalyticCosts(Graph &g, const Roofline &roofline) {
-  unsigned known = 0;
+CostSummary ppc::annotateAnalyticCosts(Graph &g, const Roofline &roofline) {
+  CostSummary summary;
   for (const auto &op : g.ops()) {
-    double flops = contractionFlops(*op);
-    if (flops == 0) {
-      int64_t out = outputElems(*op);
-      flops = out > 0 ? perElementFlops(op->kind) * double(out) : 0;
+    op->cost = OpCost();
+    OpClass cls = classify(*op);
+    std::optional<double> flops = flopsOf(g, *op, cls);
+    if (op->hasBlocks || !flops) {
+      ++summary.unknown;
+      continue;
     }
-    double bytes = 0;
-    for (const Value *in : op->inputs)
-      bytes += tensorBytes(in);
-    for (const Value *r : op->results)
-      bytes += tensorBytes(r);
-    if (op->kind == "aten::embedding") // reads only the rows it gathers
-      bytes = tensorBytes(op->results[0]) * 2;
-    else if (perElementFlops(op->kind) == 0 && flops == 0)
-      bytes = 0; // views and bookkeeping move no data
-    op->cost.flops = flops;
-    op->cost.bytes = bytes;
-    double seconds =
-        std::max(flops / (roofline.peakGflops * 1e9), bytes / (roofline.bandwidthGBps * 1e9));
-    op->cost.timeMs = seconds * 1e3;
-    known += flops > 0 || bytes > 0;
+    op->cost.flops = *flops;
+    op->cost.bytes = bytesOf(g, *op, cls);
+    op->cost.timeMs = roofline.timeMs(op->cost.flops, op->cost.bytes);
+    ++summary.known;
+    summary.flops += op->cost.flops;
+    summary.bytes += op->cost.bytes;
   }
-  return known;
+  return summary;
 }

@@ -1,49 +1,75 @@
 //===- passes/PartitionPlan.cpp - The plan `ppc --print-plan` shows -------===//
+//
+// One row per stage from partitionCosts, module paths last because their
+// width varies. A stage's range names the outermost modules that begin
+// and end it, so a row reads like the split points around it. Sizes are in MB (1e6 bytes), times in
+// milliseconds.
+//
+//===----------------------------------------------------------------------===//
 #include "passes/PartitionPlan.h"
 
 #include "llvm/Support/Format.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <algorithm>
+
 using namespace ppc;
 
-/// "first.module .. last.module" of the ops in [a, b).
-static std::string moduleRange(const Graph &g, unsigned a, unsigned b) {
-  std::string first, last;
-  for (unsigned i = a; i < b; ++i) {
-    const std::string &p = g.ops()[i]->path;
-    if (p.empty())
+using Spans = std::map<std::string, std::pair<unsigned, unsigned>>;
+
+/// The shallowest module that lies within ops [a, b) and begins (or, with
+/// `atEnd`, ends) at op i; else op i's own path.
+static std::string boundaryModule(const Graph &g, const Spans &spans, unsigned i, unsigned a,
+                                  unsigned b, bool atEnd) {
+  llvm::StringRef path(g.ops()[i]->path);
+  for (size_t end = 0; end != llvm::StringRef::npos;) {
+    end = path.find('.', end + 1);
+    auto it = spans.find(path.take_front(end).str());
+    if (it == spans.end())
       continue;
-    if (first.empty())
-      first = p;
-    last = p;
+    auto [first, last] = it->second;
+    if (first >= a && last < b && (atEnd ? last : first) == i)
+      return it->first;
   }
-  if (first.empty())
+  return path.str();
+}
+
+/// "first.module .. last.module" of the ops in [a, b), skipping ops at the
+/// root; "(root)" when all are.
+static std::string moduleRange(const Graph &g, const Spans &spans, unsigned a, unsigned b) {
+  unsigned first = a, last = b;
+  while (first < b && g.ops()[first]->path.empty())
+    ++first;
+  while (last > first && g.ops()[last - 1]->path.empty())
+    --last;
+  if (first == b)
     return "(root)";
-  return first == last ? first : first + " .. " + last;
+  std::string from = boundaryModule(g, spans, first, a, b, false);
+  std::string to = boundaryModule(g, spans, last - 1, a, b, true);
+  return from == to ? from : from + " .. " + to;
 }
 
 std::string ppc::formatPlan(const Graph &g, const std::vector<unsigned> &positions,
                             const PartitionOptions &opts) {
-  PartitionOptions withParams = opts;
-  withParams.balance = Balance::Params; // so that parameter bytes are filled in
-  std::vector<StageCost> costs = partitionCosts(g, positions, withParams);
-  std::vector<unsigned> cuts{0};
-  cuts.insert(cuts.end(), positions.begin(), positions.end());
-  cuts.push_back(g.ops().size());
+  std::vector<StageCost> costs = partitionCosts(g, positions, opts);
+  Spans spans = moduleSpans(g);
   std::string text;
   llvm::raw_string_ostream os(text);
-  os << "stage  compute ms  comm ms  param MB  activ. MB  sends MB  modules\n";
+  os << "stage  compute ms  comm ms   time ms       params  param MB  activ. MB  memory MB  "
+        "sends MB  modules\n";
   double slowest = 0, sum = 0;
   for (size_t k = 0; k < costs.size(); ++k) {
     const StageCost &c = costs[k];
-    double t = opts.balance == Balance::Params ? c.paramBytes : c.totalMs();
-    slowest = std::max(slowest, t);
-    sum += t;
-    os << llvm::format("%5zu %11.3f %8.3f %9.3f %10.3f %9.3f  ", k, c.computeMs, c.commMs,
-                       c.paramBytes / 1e6, c.activationBytes / 1e6, c.boundaryBytesOut / 1e6)
-       << moduleRange(g, cuts[k], cuts[k + 1]) << "\n";
+    slowest = std::max(slowest, stageWeight(c, opts));
+    sum += stageWeight(c, opts);
+    os << llvm::format("%5zu %11.3f %8.3f %9.3f %12.0f %9.3f %10.3f %10.3f %9.3f  ", k, c.computeMs,
+                       c.commMs, c.totalMs(), c.paramCount, c.paramBytes / 1e6,
+                       c.activationBytes / 1e6, c.memoryBytes / 1e6, c.boundaryBytesOut / 1e6)
+       << moduleRange(g, spans, c.firstOp, c.endOp) << "\n";
   }
-  double mean = sum / costs.size();
-  os << llvm::format("imbalance (slowest / mean): %.3f\n", mean > 0 ? slowest / mean : 1.0);
+  double mean = costs.empty() ? 0 : sum / costs.size();
+  os << llvm::format("imbalance (slowest / mean %s): %.3f\n",
+                     opts.balance == Balance::Params ? "parameter bytes" : "time",
+                     mean > 0 ? slowest / mean : 1.0);
   return os.str();
 }

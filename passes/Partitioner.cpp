@@ -1,24 +1,28 @@
 //===- passes/Partitioner.cpp - Choosing split points ---------------------===//
 //
-// Prefix sums make every stage's cost O(1) (O(parameters) with a memory
-// cap): compute is a difference of prefix times, communication the bytes
-// live across its two boundaries. The DP f[k][j] = min over i of
-// max(f[k-1][i], cost(i, j)) then runs over the candidate positions.
+// Prefix sums make a stage's compute, activations and communication O(1):
+// compute is a difference of prefix times, communication the bytes live
+// across its two boundaries (values defined before a boundary and used after
+// it; model inputs are read by every stage locally and parameters and
+// constants are cloned, so neither is sent). Parameter bytes of all stages
+// starting at one position come in one sweep. The DP
+// f[k][j] = min over i of max(f[k-1][i], weight(stage k = [pos i, pos j)))
+// runs over the candidate positions in O(C^2 * S); a stage never spans a
+// user split, so every user split is a cut.
 //
 //===----------------------------------------------------------------------===//
 #include "passes/Partitioner.h"
 
 #include "ir/Diagnostics.h"
-#include "passes/CostModel.h"
 #include "passes/PlaceSplits.h"
 
-#include "llvm/ADT/StringExtras.h"
+#include "llvm/ADT/StringSet.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/raw_ostream.h"
 
 #include <algorithm>
-#include <cmath>
 #include <limits>
 #include <map>
-#include <set>
 
 using namespace ppc;
 
@@ -26,115 +30,279 @@ namespace {
 
 constexpr double kInfinity = std::numeric_limits<double>::infinity();
 
-/// Per-position tables of a graph, built once per partitioning.
-struct Tables {
-  std::vector<double> prefixTime;        // time of ops before position i
-  std::vector<double> prefixResultBytes; // tensor bytes produced before position i
-  std::vector<double> liveBytes;         // bytes defined before p and used at or after p
-  std::vector<std::pair<double, std::vector<unsigned>>> paramUses; // bytes, user indices
+int depth(llvm::StringRef path) { return int(path.count('.')); }
 
-  explicit Tables(const Graph &g) {
+struct ParamUse {
+  double bytes = 0, count = 0;
+  std::vector<unsigned> uses; // op indices, ascending
+};
+
+/// Per-position sums over a graph for the costs of any stage.
+class CostTables {
+public:
+  CostTables(const Graph &g, const PartitionOptions &opts) : opts(opts) {
     size_t n = g.ops().size();
     prefixTime.assign(n + 1, 0);
-    prefixResultBytes.assign(n + 1, 0);
-    std::vector<double> delta(n + 2, 0);
+    prefixActivation.assign(n + 1, 0);
     for (const auto &op : g.ops()) {
-      double produced = 0;
+      prefixTime[op->index + 1] = prefixTime[op->index] + opTime(*op);
+      prefixActivation[op->index + 1] = prefixActivation[op->index] + activationBytes(*op);
+    }
+    addLiveRanges(g);
+    addParams(g);
+  }
+
+  /// Costs of the stages [a, ends[j]) for every j; `ends` ascending, > a.
+  std::vector<StageCost> row(unsigned a, llvm::ArrayRef<unsigned> ends) const {
+    std::vector<double> bytes(ends.size(), 0), count(ends.size(), 0);
+    for (const ParamUse &p : params) {
+      auto use = std::lower_bound(p.uses.begin(), p.uses.end(), a);
+      if (use == p.uses.end())
+        continue;
+      size_t j = std::upper_bound(ends.begin(), ends.end(), *use) - ends.begin();
+      if (j < ends.size()) {
+        bytes[j] += p.bytes;
+        count[j] += p.count;
+      }
+    }
+    std::vector<StageCost> costs;
+    double paramBytes = 0, paramCount = 0;
+    for (size_t j = 0; j < ends.size(); ++j) {
+      StageCost c;
+      c.firstOp = a;
+      c.endOp = ends[j];
+      c.computeMs = prefixTime[c.endOp] - prefixTime[a];
+      if (opts.linkGBps > 0)
+        c.commMs = (live[a] + live[c.endOp]) / (opts.linkGBps * 1e9) * 1e3;
+      c.activationBytes = prefixActivation[c.endOp] - prefixActivation[a];
+      c.boundaryBytesOut = live[c.endOp];
+      c.paramBytes = paramBytes += bytes[j];
+      c.paramCount = paramCount += count[j];
+      costs.push_back(c);
+    }
+    return costs;
+  }
+
+private:
+  double opTime(const Op &op) const {
+    if (opts.balance == Balance::Flops)
+      return opts.roofline.timeMs(op.cost.flops, op.cost.bytes);
+    return op.cost.timeMs;
+  }
+
+  /// Tensors the op creates; a view shares its input's storage.
+  static double activationBytes(const Op &op) {
+    double bytes = 0;
+    for (size_t i = 0; i < op.results.size(); ++i) {
+      bool isView = i < op.resultAliases.size() && op.resultAliases[i] >= 0;
+      if (op.results[i]->isTensor() && !isView)
+        bytes += double(std::max<int64_t>(0, op.results[i]->tensor.bytes()));
+    }
+    return bytes;
+  }
+
+  /// live[p]: bytes of results defined before op p and used at or after it.
+  void addLiveRanges(const Graph &g) {
+    size_t n = g.ops().size();
+    std::vector<double> delta(n + 2, 0);
+    for (const auto &op : g.ops())
       for (const Value *r : op->results) {
-        produced += r->isTensor() ? std::max<int64_t>(0, r->tensor.bytes()) : 0;
         unsigned last = op->index;
         for (const Op *u : r->users)
           last = std::max(last, u->index);
-        if (last > op->index) { // live across positions index+1 .. last
-          delta[op->index + 1] += transferBytes(*r);
-          delta[last + 1] -= transferBytes(*r);
-        }
+        if (last == op->index)
+          continue;
+        delta[op->index + 1] += double(transferBytes(*r));
+        delta[last + 1] -= double(transferBytes(*r));
       }
-      prefixTime[op->index + 1] = prefixTime[op->index] + op->cost.timeMs;
-      prefixResultBytes[op->index + 1] = prefixResultBytes[op->index] + produced;
-    }
-    liveBytes.assign(n + 1, 0);
+    live.assign(n + 1, 0);
     double running = 0;
     for (size_t p = 0; p <= n; ++p)
-      liveBytes[p] = running += delta[p];
-    liveBytes[0] = liveBytes[n] = 0;
+      live[p] = running += delta[p];
+    live[n] = 0;
+  }
+
+  void addParams(const Graph &g) {
     for (const auto &v : g.values()) {
       if (v->kind != ValueKind::Param || v->users.empty())
         continue;
       const ParamInfo *info = g.paramInfo(v->name);
-      double bytes = info ? std::max<int64_t>(0, info->tensor.bytes()) : 0;
-      std::vector<unsigned> uses;
+      const TensorInfo &t = info && info->tensor.hasShape ? info->tensor : v->tensor;
+      ParamUse p;
+      p.bytes = double(std::max<int64_t>(0, t.bytes()));
+      p.count = double(std::max<int64_t>(0, t.numel()));
       for (const Op *u : v->users)
-        uses.push_back(u->index);
-      std::sort(uses.begin(), uses.end());
-      paramUses.push_back({bytes, uses});
+        p.uses.push_back(u->index);
+      std::sort(p.uses.begin(), p.uses.end());
+      params.push_back(std::move(p));
     }
   }
 
-  double paramBytes(unsigned a, unsigned b) const {
-    double total = 0;
-    for (const auto &[bytes, uses] : paramUses) {
-      auto it = std::lower_bound(uses.begin(), uses.end(), a);
-      if (it != uses.end() && *it < b)
-        total += bytes;
-    }
-    return total;
-  }
+  const PartitionOptions &opts;
+  std::vector<double> prefixTime, prefixActivation, live;
+  std::vector<ParamUse> params;
 };
 
-StageCost stageCost(const Tables &t, unsigned a, unsigned b, const PartitionOptions &opts) {
-  StageCost c;
-  c.computeMs = t.prefixTime[b] - t.prefixTime[a];
-  if (opts.linkGBps > 0)
-    c.commMs = (t.liveBytes[a] + t.liveBytes[b]) / (opts.linkGBps * 1e9) * 1e3;
-  c.activationBytes = t.prefixResultBytes[b] - t.prefixResultBytes[a];
-  c.boundaryBytesOut = t.liveBytes[b];
-  if (opts.balance == Balance::Params || opts.maxStageBytes > 0)
-    c.paramBytes = t.paramBytes(a, b);
-  return c;
+/// Parameters plus the activations of stage k's microbatches in flight.
+double memoryBytes(const StageCost &c, int k, int stages, const PartitionOptions &opts) {
+  return c.paramBytes + c.activationBytes * opts.inFlight(k, stages);
 }
 
-/// The value minimised for one stage, or infinity when the stage is not allowed.
-double stageObjective(const Tables &t, unsigned a, unsigned b, int k, const PartitionOptions &o) {
-  StageCost c = stageCost(t, a, b, o);
-  if (o.maxStageBytes > 0 &&
-      c.paramBytes + c.activationBytes * o.inFlight(k, o.stages) > o.maxStageBytes)
+/// What a stage may weigh: its weight, or infinity over the memory cap.
+double cappedWeight(const StageCost &c, double memory, const PartitionOptions &opts) {
+  if (opts.maxStageBytes > 0 && memory > opts.maxStageBytes)
     return kInfinity;
-  return o.balance == Balance::Params ? c.paramBytes : c.totalMs();
+  return stageWeight(c, opts);
 }
 
-int depth(const std::string &path) { return int(llvm::count(path, '.')); }
+using WeightFn = std::function<double(const StageCost &, int stage)>;
+
+struct Solution {
+  double slowest = kInfinity;
+  std::vector<size_t> cuts; // indices into the position list, S-1 of them
+};
+
+/// The exact min-max partition of pos[0] .. pos.back() into `stages` stages
+/// cut at positions of `pos`; no stage spans a position marked fixed.
+Solution solve(const CostTables &t, const std::vector<unsigned> &pos,
+               const std::vector<bool> &isFixed, int stages, const WeightFn &weight) {
+  size_t n = pos.size();
+  std::vector<std::vector<double>> best(stages, std::vector<double>(n, kInfinity));
+  std::vector<std::vector<size_t>> from(stages, std::vector<size_t>(n, 0));
+  for (size_t i = 0; i + 1 < n; ++i) {
+    if (i > 0 && llvm::none_of(best, [&](const auto &b) { return b[i] < kInfinity; }))
+      continue;          // no stage can start here
+    size_t last = i + 1; // a stage starting at pos[i] ends at the next fixed split at the latest
+    while (last + 1 < n && !isFixed[last])
+      ++last;
+    std::vector<StageCost> row = t.row(pos[i], llvm::makeArrayRef(pos).slice(i + 1, last - i));
+    for (int k = 0; k < stages; ++k) {
+      double before = k == 0 ? (i == 0 ? 0 : kInfinity) : best[k - 1][i];
+      if (before == kInfinity)
+        continue;
+      for (size_t j = i + 1; j <= last; ++j) {
+        double v = std::max(before, weight(row[j - i - 1], k));
+        if (v < best[k][j]) {
+          best[k][j] = v;
+          from[k][j] = i;
+        }
+      }
+    }
+  }
+  Solution s;
+  s.slowest = best[stages - 1][n - 1];
+  if (s.slowest == kInfinity)
+    return s;
+  for (size_t j = n - 1, k = stages - 1; k > 0; --k)
+    s.cuts.push_back(j = from[k][j]);
+  std::reverse(s.cuts.begin(), s.cuts.end());
+  return s;
+}
+
+/// The user's split positions, checked as PlaceSplits would.
+std::map<unsigned, SplitPoint> fixedPositions(const Graph &g, const PartitionOptions &opts) {
+  std::map<unsigned, SplitPoint> fixed;
+  for (const SplitPoint &s : opts.fixedSplits) {
+    unsigned p = splitPosition(g, s);
+    if (p == 0 || p >= g.ops().size())
+      throw CompileError("split " + s.str() + " leaves a stage without ops",
+                         "split between modules that compute something");
+    auto [it, fresh] = fixed.insert({p, s});
+    if (!fresh)
+      throw CompileError("split points " + it->second.str() + " and " + s.str() +
+                             " are the same point, which would leave a stage without ops",
+                         "drop one of them");
+  }
+  if (int(fixed.size()) > opts.stages - 1)
+    throw CompileError(std::to_string(opts.stages) + " stages but " + std::to_string(fixed.size()) +
+                           " split points were given",
+                       "give at most N-1 split points with --stages N");
+  return fixed;
+}
+
+/// 0, the split positions and the op count, each marked if the user fixed it.
+std::pair<std::vector<unsigned>, std::vector<bool>>
+positionList(const Graph &g, const std::map<unsigned, SplitPoint> &names,
+             const std::map<unsigned, SplitPoint> &fixed) {
+  std::vector<unsigned> pos{0};
+  std::vector<bool> isFixed{false};
+  for (auto &[p, name] : names) {
+    pos.push_back(p);
+    isFixed.push_back(fixed.count(p) > 0);
+  }
+  pos.push_back(g.ops().size());
+  isFixed.push_back(false);
+  return {pos, isFixed};
+}
+
+std::string megabytes(double bytes) {
+  std::string text;
+  llvm::raw_string_ostream(text) << llvm::format("%.1f MB", bytes / 1e6);
+  return text;
+}
+
+[[noreturn]] void reportMemoryCap(const CostTables &t, const std::vector<unsigned> &pos,
+                                  const std::vector<bool> &isFixed, const PartitionOptions &opts) {
+  Solution fit = solve(t, pos, isFixed, opts.stages, [&](const StageCost &c, int k) {
+    return memoryBytes(c, k, opts.stages, opts);
+  });
+  throw CompileError("no split into " + std::to_string(opts.stages) +
+                         " stages fits the memory cap of " + megabytes(opts.maxStageBytes) +
+                         " per stage: the best needs " + megabytes(fit.slowest) +
+                         " in its largest stage",
+                     "raise --max-stage-mb to at least " +
+                         std::to_string(int64_t(fit.slowest / 1e6) + 1) + ", or use more stages");
+}
 
 } // namespace
 
+std::map<std::string, std::pair<unsigned, unsigned>> ppc::moduleSpans(const Graph &g) {
+  llvm::StringSet<> known;
+  for (const std::string &m : g.modules)
+    known.insert(m);
+  std::map<std::string, std::pair<unsigned, unsigned>> spans;
+  for (const auto &op : g.ops()) {
+    llvm::StringRef path(op->path);
+    for (size_t end = 0; end != llvm::StringRef::npos && !path.empty();) {
+      end = path.find('.', end + 1);
+      llvm::StringRef prefix = path.take_front(end);
+      if (!known.contains(prefix))
+        continue;
+      auto [it, fresh] = spans.try_emplace(prefix.str(), op->index, op->index);
+      it->second.second = op->index;
+    }
+  }
+  return spans;
+}
+
+InFlightFn ppc::inFlightFor(llvm::StringRef schedule, int microbatches) {
+  if (schedule == "gpipe")
+    return [microbatches](int, int) { return microbatches; };
+  return [microbatches](int k, int s) { return std::min(s - k, microbatches); };
+}
+
 std::vector<Candidate> ppc::splitCandidates(const Graph &g) {
-  std::map<std::string, std::pair<unsigned, unsigned>> span; // module -> first, last op
-  for (const auto &op : g.ops())
-    for (const std::string &m : g.modules)
-      if (isWithinModule(op->path, m)) {
-        auto [it, fresh] = span.try_emplace(m, op->index, op->index);
-        it->second.second = op->index;
-      }
-  std::map<unsigned, Candidate> best;
+  auto spans = moduleSpans(g);
+  auto rank = [](const SplitPoint &s) { return std::make_pair(s.atEnd, depth(s.path)); };
+  std::map<unsigned, SplitPoint> best;
   auto offer = [&](unsigned pos, const std::string &m, bool atEnd) {
     if (pos == 0 || pos >= g.ops().size())
       return;
-    auto it = best.find(pos);
-    auto rank = [](const SplitPoint &s) { return std::make_pair(s.atEnd, depth(s.path)); };
     SplitPoint name{m, atEnd};
-    if (it == best.end() || rank(name) < rank(it->second.name))
-      best[pos] = {pos, name};
+    auto [it, fresh] = best.insert({pos, name});
+    if (!fresh && rank(name) < rank(it->second))
+      it->second = name;
   };
   for (const std::string &m : g.modules) {
-    auto it = span.find(m);
-    if (it == span.end())
+    auto it = spans.find(m);
+    if (it == spans.end())
       continue;
     offer(it->second.first, m, false);
     offer(it->second.second + 1, m, true);
   }
   std::vector<Candidate> out;
-  for (auto &[pos, c] : best)
-    out.push_back(c);
+  for (auto &[pos, name] : best)
+    out.push_back({pos, name});
   return out;
 }
 
@@ -146,105 +314,92 @@ std::vector<unsigned> ppc::splitPositions(const Graph &g, const std::vector<Spli
   return positions;
 }
 
+double ppc::stageWeight(const StageCost &c, const PartitionOptions &opts) {
+  return opts.balance == Balance::Params ? c.paramBytes : c.totalMs();
+}
+
 std::vector<StageCost> ppc::partitionCosts(const Graph &g, const std::vector<unsigned> &positions,
                                            const PartitionOptions &opts) {
-  Tables t(g);
+  CostTables t(g, opts);
   std::vector<unsigned> cuts{0};
   cuts.insert(cuts.end(), positions.begin(), positions.end());
   cuts.push_back(g.ops().size());
   std::vector<StageCost> costs;
-  for (size_t k = 0; k + 1 < cuts.size(); ++k)
-    costs.push_back(stageCost(t, cuts[k], cuts[k + 1], opts));
+  for (size_t k = 0; k + 1 < cuts.size(); ++k) {
+    StageCost c = t.row(cuts[k], {cuts[k + 1]}).front();
+    c.memoryBytes = memoryBytes(c, int(k), int(cuts.size()) - 1, opts);
+    costs.push_back(c);
+  }
   return costs;
 }
 
 double ppc::partitionObjective(const Graph &g, const std::vector<unsigned> &positions,
                                const PartitionOptions &opts) {
-  Tables t(g);
-  std::vector<unsigned> cuts{0};
-  cuts.insert(cuts.end(), positions.begin(), positions.end());
-  cuts.push_back(g.ops().size());
-  double worst = 0;
-  for (size_t k = 0; k + 1 < cuts.size(); ++k)
-    worst = std::max(worst, stageObjective(t, cuts[k], cuts[k + 1], int(k), opts));
-  return worst;
+  double slowest = 0;
+  std::vector<StageCost> costs = partitionCosts(g, positions, opts);
+  for (size_t k = 0; k < costs.size(); ++k)
+    slowest = std::max(slowest, cappedWeight(costs[k], costs[k].memoryBytes, opts));
+  return slowest;
 }
 
 std::vector<SplitPoint> ppc::choosePartition(const Graph &g, const PartitionOptions &opts) {
-  std::vector<Candidate> cands = splitCandidates(g);
-  std::vector<unsigned> fixed = splitPositions(g, opts.fixedSplits);
-  for (size_t i = 0; i < fixed.size(); ++i)
-    if (llvm::none_of(cands, [&](const Candidate &c) { return c.position == fixed[i]; }))
-      cands.push_back({fixed[i], opts.fixedSplits[i]});
-  std::sort(cands.begin(), cands.end(),
-            [](const Candidate &a, const Candidate &b) { return a.position < b.position; });
-  std::vector<unsigned> pos{0};
-  for (const Candidate &c : cands)
-    pos.push_back(c.position);
-  pos.push_back(g.ops().size());
-  int S = opts.stages;
-  size_t C = pos.size();
-  if (S < 1 || size_t(S) > C - 1)
-    throw CompileError("cannot cut the model into " + std::to_string(S) + " stages: it has " +
-                           std::to_string(C - 1) + " places between modules to split",
-                       "ask for fewer stages");
-  Tables t(g);
-  auto crossesFixed = [&](size_t i, size_t j) {
-    return llvm::any_of(fixed, [&](unsigned f) { return f > pos[i] && f < pos[j]; });
-  };
-  // f[k][j]: best slowest stage for ops before pos[j] in k+1 stages.
-  std::vector<std::vector<double>> f(S, std::vector<double>(C, kInfinity));
-  std::vector<std::vector<size_t>> from(S, std::vector<size_t>(C, 0));
-  for (size_t j = 1; j < C; ++j)
-    if (!crossesFixed(0, j))
-      f[0][j] = stageObjective(t, 0, pos[j], 0, opts);
-  for (int k = 1; k < S; ++k)
-    for (size_t j = k + 1; j < C; ++j)
-      for (size_t i = k; i < j; ++i) {
-        if (f[k - 1][i] == kInfinity || crossesFixed(i, j))
-          continue;
-        double v = std::max(f[k - 1][i], stageObjective(t, pos[i], pos[j], k, opts));
-        if (v < f[k][j]) {
-          f[k][j] = v;
-          from[k][j] = i;
-        }
-      }
-  if (f[S - 1][C - 1] == kInfinity)
-    throw CompileError("no split into " + std::to_string(S) +
-                           " stages meets the constraints (memory cap or fixed splits)",
-                       "raise --max-stage-mb or change the number of stages");
+  if (opts.stages < 1)
+    throw CompileError("cannot cut a model into " + std::to_string(opts.stages) + " stages",
+                       "ask for one stage or more");
+  std::map<unsigned, SplitPoint> fixed = fixedPositions(g, opts);
+  std::map<unsigned, SplitPoint> names = fixed; // the user's names win
+  for (const Candidate &c : splitCandidates(g))
+    names.insert({c.position, c.name});
+  if (int(names.size()) < opts.stages - 1)
+    throw CompileError("cannot cut the model into " + std::to_string(opts.stages) +
+                           " stages: it has " + std::to_string(names.size()) +
+                           " places between modules to split",
+                       "ask for at most " + std::to_string(names.size() + 1) + " stages");
+  auto [pos, isFixed] = positionList(g, names, fixed);
+  CostTables t(g, opts);
+  Solution s = solve(t, pos, isFixed, opts.stages, [&](const StageCost &c, int k) {
+    return cappedWeight(c, memoryBytes(c, k, opts.stages, opts), opts);
+  });
+  if (s.slowest == kInfinity)
+    reportMemoryCap(t, pos, isFixed, opts);
   std::vector<SplitPoint> splits;
-  for (size_t j = C - 1, k = S - 1; k > 0; --k) {
-    j = from[k][j];
-    splits.push_back(cands[j - 1].name);
-  }
-  std::reverse(splits.begin(), splits.end());
+  for (size_t cut : s.cuts)
+    splits.push_back(names.at(pos[cut]));
   return splits;
 }
 
-std::vector<SplitPoint> ppc::uniformBlockSplit(const Graph &g, int stages) {
-  std::map<std::string, std::vector<int>> children; // container -> numbered children with ops
-  std::set<std::string> withOps;
-  for (const Candidate &c : splitCandidates(g))
-    if (!c.name.atEnd)
-      withOps.insert(c.name.path);
-  for (const std::string &m : g.modules) {
+std::vector<SplitPoint> ppc::uniformBlockSplit(const Graph &g, int stages,
+                                               llvm::StringRef container) {
+  // container -> (first op, child) of its numbered children that run ops
+  std::map<std::string, std::vector<std::pair<unsigned, std::string>>> blocks;
+  for (auto &[m, span] : moduleSpans(g)) {
     auto [parent, last] = llvm::StringRef(m).rsplit('.');
-    int index = 0;
-    if (last != m && !last.getAsInteger(10, index) && withOps.count(m))
-      children[parent.str()].push_back(index);
+    unsigned index = 0;
+    if (last != m && !last.getAsInteger(10, index))
+      blocks[parent.str()].push_back({span.first, m});
   }
-  std::string container;
-  for (auto &[name, list] : children)
-    if (container.empty() || list.size() > children[container].size())
-      container = name;
-  if (container.empty() || int(children[container].size()) < stages)
-    throw CompileError("no container with " + std::to_string(stages) + " numbered blocks");
-  std::vector<int> blocks = children[container];
-  std::sort(blocks.begin(), blocks.end());
+  auto score = [&](const std::string &c) { return std::make_pair(blocks.at(c).size(), depth(c)); };
+  std::string chosen = container.str();
+  if (chosen.empty())
+    for (auto &[name, list] : blocks)
+      if (chosen.empty() || score(name) > score(chosen))
+        chosen = name;
+  if (chosen.empty())
+    throw CompileError("a uniform split needs a container of numbered blocks (layers.0, "
+                       "layers.1, ...), and the model has none",
+                       "balance by time or parameters instead");
+  std::vector<std::pair<unsigned, std::string>> list = blocks[chosen];
+  if (int(list.size()) < stages)
+    throw CompileError("a uniform split into " + std::to_string(stages) + " stages needs " +
+                           std::to_string(stages) + " numbered blocks; '" + chosen + "' has " +
+                           std::to_string(list.size()),
+                       "use fewer stages or another balance");
+  std::sort(list.begin(), list.end());
+  // DeepSpeed's partition_uniform: the first n % S stages take one more.
+  size_t chunk = list.size() / stages, residual = list.size() % stages;
   std::vector<SplitPoint> splits;
-  for (int i = 1; i < stages; ++i)
-    splits.push_back({container + "." + std::to_string(blocks[i * blocks.size() / stages]), false});
+  for (size_t p = 1; p < size_t(stages); ++p)
+    splits.push_back({list[p * chunk + std::min(p, residual)].second, false});
   return splits;
 }
 

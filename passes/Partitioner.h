@@ -1,35 +1,54 @@
 //===- passes/Partitioner.h - Choosing split points -------------*- C++ -*-===//
 //
 // Picks N-1 split points among module boundaries at every depth (never
-// inside control flow, which is atomic in the IR) so that the slowest
-// stage's compute plus the time to move the values live across its two
-// boundaries is as small as possible, optionally under a per-stage memory
-// cap (parameters read plus activations in flight). Solved exactly by
-// dynamic programming over the candidate sequence. User splits are kept.
-// Also the baselines it is compared with: DeepSpeed's `uniform` (equal
-// numbers of repeated blocks) and `parameters` (balanced parameter bytes).
+// inside control flow, which is atomic in the IR, and never leaving a stage
+// empty) so that the slowest stage's compute plus the time to move the
+// values live across its two boundaries is as small as possible, optionally
+// under a per-stage memory cap (parameters read plus activations of the
+// microbatches the schedule keeps in flight). Solved exactly by dynamic
+// programming over the candidate sequence; user splits are kept. Also the
+// baselines it is compared with: DeepSpeed's `uniform` (equal numbers of
+// repeated blocks) and `parameters` (balanced parameter bytes). Needs op
+// costs (passes/CostModel.h or measured) and Graph::modules.
 //
 //===----------------------------------------------------------------------===//
 #ifndef PPC_PASSES_PARTITIONER_H
 #define PPC_PASSES_PARTITIONER_H
 
 #include "ir/Graph.h"
+#include "passes/CostModel.h"
 
 #include <functional>
+#include <map>
 
 namespace ppc {
 
-enum class Balance { Time, Params };
+/// What a stage's weight is.
+enum class Balance {
+  Time,   // Op::cost.timeMs: measured, or the analytic roofline time
+  Flops,  // the roofline time of Op::cost.flops and Op::cost.bytes
+  Params, // parameter bytes read by the stage (DeepSpeed's default)
+};
+
+/// Microbatches whose activations stage `stage` of `stages` keeps at once.
+using InFlightFn = std::function<int(int stage, int stages)>;
+
+/// 1F1B and its variants keep min(S - k, M) at stage k; GPipe keeps all M.
+InFlightFn inFlightFor(llvm::StringRef schedule, int microbatches);
 
 struct PartitionOptions {
   int stages = 2;
-  Balance balance = Balance::Time; // Time uses Op::cost.timeMs (measured or analytic)
-  double linkGBps = 10;            // for boundary values; 0 ignores communication
-  double maxStageBytes = 0;        // 0: no cap
-  /// Microbatches whose activations stage k keeps at once (1F1B: S - k).
-  std::function<int(int stage, int stages)> inFlight = [](int k, int s) { return s - k; };
-  std::vector<SplitPoint> fixedSplits;
+  Balance balance = Balance::Time;
+  Roofline roofline;        // for Balance::Flops
+  double linkGBps = 10;     // for boundary values; 0 ignores communication
+  double maxStageBytes = 0; // parameters + activations in flight; 0: no cap
+  InFlightFn inFlight = [](int k, int s) { return s - k; };
+  std::vector<SplitPoint> fixedSplits; // kept; the rest are chosen
 };
+
+/// First and last op index of every module in g.modules that runs ops at
+/// the top level (modules seen only inside control flow have none).
+std::map<std::string, std::pair<unsigned, unsigned>> moduleSpans(const Graph &g);
 
 /// A position between ops where a split may go, with its readable name.
 struct Candidate {
@@ -37,15 +56,22 @@ struct Candidate {
   SplitPoint name;
 };
 
+/// Every module's begin and end, one per position, in program order: the
+/// begin of the shallowest module starting there if any, else the end of the
+/// shallowest module ending there. Positions 0 and the op count (which would
+/// leave a stage empty) and modules seen only inside control flow are left out.
 std::vector<Candidate> splitCandidates(const Graph &g);
 
 /// What one stage of a partition costs.
 struct StageCost {
+  unsigned firstOp = 0, endOp = 0; // ops [firstOp, endOp)
   double computeMs = 0;
-  double commMs = 0;
-  double paramBytes = 0;
-  double activationBytes = 0;
-  double boundaryBytesOut = 0;
+  double commMs = 0;           // boundary bytes in and out at the link bandwidth
+  double paramBytes = 0;       // parameters and buffers its ops read
+  double paramCount = 0;       // their elements
+  double activationBytes = 0;  // tensors its ops produce, views excluded
+  double boundaryBytesOut = 0; // values live across its end
+  double memoryBytes = 0;      // params + activations x microbatches in flight
   double totalMs() const { return computeMs + commMs; }
 };
 
@@ -53,16 +79,24 @@ struct StageCost {
 std::vector<StageCost> partitionCosts(const Graph &g, const std::vector<unsigned> &positions,
                                       const PartitionOptions &opts);
 
-/// The slowest stage's objective value for `positions`.
+/// The value the partitioner minimises for one stage: param bytes for
+/// Balance::Params, else compute + communication milliseconds.
+double stageWeight(const StageCost &c, const PartitionOptions &opts);
+
+/// The slowest stage's weight for `positions`; infinity when a stage breaks
+/// the memory cap.
 double partitionObjective(const Graph &g, const std::vector<unsigned> &positions,
                           const PartitionOptions &opts);
 
-/// The optimal split points (CompileError if none satisfies the options).
+/// The optimal split points, user splits included, in program order.
+/// CompileError when no partition satisfies the options.
 std::vector<SplitPoint> choosePartition(const Graph &g, const PartitionOptions &opts);
 
-/// DeepSpeed's `uniform`: equal counts of the children of the container
-/// with the most numbered children (transformer.h, layers).
-std::vector<SplitPoint> uniformBlockSplit(const Graph &g, int stages);
+/// DeepSpeed's `uniform`: equal counts (earlier stages take the remainder)
+/// of the numbered children of `container`, or, when empty, of the container
+/// with the most numbered children that run ops (transformer.h, layers).
+std::vector<SplitPoint> uniformBlockSplit(const Graph &g, int stages,
+                                          llvm::StringRef container = "");
 
 /// DeepSpeed's default `parameters`: balanced parameter bytes.
 std::vector<SplitPoint> parameterSplit(const Graph &g, int stages);
