@@ -95,12 +95,12 @@ Balance chooseBalance(Model &model, const CompileOptions &opts, bool haveShapes,
         << opts.balance << "\n";
     return Balance::Params;
   }
-  if (opts.balance == "time") {
-    std::vector<unsigned> boundaries;
-    for (const Candidate &c : splitCandidates(model.graph()))
-      boundaries.push_back(c.position);
-    measureRegionCosts(model, boundaries);
-  }
+  if (opts.balance == "flops")
+    return Balance::Flops;
+  std::vector<unsigned> boundaries;
+  for (const Candidate &c : splitCandidates(model.graph()))
+    boundaries.push_back(c.position);
+  measureRegionCosts(model, boundaries);
   return Balance::Time;
 }
 

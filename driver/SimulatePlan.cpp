@@ -11,6 +11,7 @@
 #include "driver/SimulatePlan.h"
 
 #include "ir/Diagnostics.h"
+#include "passes/CostModel.h"
 #include "runtime/schedule/Schedule.h"
 
 #include "llvm/ADT/StringExtras.h"
@@ -63,7 +64,7 @@ sched::StageCosts ppc::stageCostsForSimulation(const Graph &g, double linkGBps) 
   for (const CrossStageValue &c : g.crossStage) {
     if (c.producer < 0)
       continue;
-    double bytes = std::max<int64_t>(8, c.value->tensor.bytes());
+    double bytes = double(transferBytes(*c.value));
     costs.sendMs[c.producer] += bytes / (linkGBps * 1e9) * 1e3;
   }
   for (int k = 0; k < S; ++k) {
