@@ -16,9 +16,9 @@
 
 #include "llvm/ADT/StringExtras.h"
 
-#include <algorithm>
 #include "llvm/Support/Format.h"
 #include "llvm/Support/FormatVariadic.h"
+#include <algorithm>
 
 using namespace ppc;
 

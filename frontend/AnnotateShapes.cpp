@@ -20,28 +20,13 @@
 using namespace ppc;
 using JitValue = torch::jit::Value;
 
-std::vector<c10::IValue> ppc::readInputsFile(const std::string &path,
-                                             c10::optional<c10::IValue> *outputs) {
-  c10::IValue loaded;
+std::vector<c10::IValue> ppc::readInputsFile(const std::string &path) {
   try {
-    loaded = readTorchSave(path);
+    return readSavedValues(path);
   } catch (const std::exception &e) {
     throw CompileError(std::string("inputs: ") + e.what(),
                        "write it with torch.save({'inputs': (x, ...)}, path)");
   }
-  if (loaded.isGenericDict()) {
-    auto dict = loaded.toGenericDict();
-    if (!dict.contains("inputs"))
-      throw CompileError("inputs file '" + path + "' has no \"inputs\" key");
-    if (outputs && dict.contains("outputs"))
-      *outputs = dict.at("outputs");
-    loaded = dict.at("inputs");
-  }
-  if (loaded.isTuple())
-    return loaded.toTupleRef().elements().vec();
-  if (loaded.isList())
-    return loaded.toListRef().vec();
-  return {loaded};
 }
 
 static void recordShape(const at::Tensor &t, TensorInfo &info) {

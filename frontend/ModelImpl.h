@@ -51,10 +51,8 @@ void inlineWithPaths(torch::jit::Graph &g);
 /// The module path inlineWithPaths recorded for `n` ("" for the root).
 std::string nodePath(torch::jit::Node *n);
 
-/// Reads an inputs file: torch.save of {"inputs": tuple, "outputs": ...} or
-/// a bare tuple. `outputs` is set when the file has them.
-std::vector<c10::IValue> readInputsFile(const std::string &path,
-                                        c10::optional<c10::IValue> *outputs = nullptr);
+/// Reads an inputs file (see support/TorchSave.h); CompileError if it cannot.
+std::vector<c10::IValue> readInputsFile(const std::string &path);
 
 /// Lowers the inlined graph into `impl.ir`.
 void lowerToIR(ModelImpl &impl);

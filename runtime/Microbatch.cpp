@@ -12,21 +12,6 @@
 
 using namespace ppc::rt;
 
-std::vector<c10::IValue> ppc::rt::readValues(const std::string &path) {
-  c10::IValue v = readTorchSave(path);
-  if (v.isGenericDict()) {
-    auto dict = v.toGenericDict();
-    if (!dict.contains("inputs"))
-      throw std::runtime_error("'" + path + "' has no \"inputs\" entry");
-    v = dict.at("inputs");
-  }
-  if (v.isTuple())
-    return v.toTupleRef().elements().vec();
-  if (v.isList())
-    return v.toListRef().vec();
-  return {v};
-}
-
 int64_t ppc::rt::batchSize(const std::vector<c10::IValue> &inputs) {
   for (const c10::IValue &v : inputs)
     if (v.isTensor() && v.toTensor().dim() > 0)

@@ -3,8 +3,6 @@
 // Inputs whose dim 0 is the batch size are cut into M chunks with
 // tensor_split (sizes differ by at most one); other inputs go whole to every
 // microbatch. Outputs are joined along dim 0, leaf by leaf through tuples.
-// Also reads inputs and target files (torch.save of {"inputs": tuple} or a
-// bare tuple or tensor).
 //
 //===----------------------------------------------------------------------===//
 #ifndef PPC_RUNTIME_MICROBATCH_H
@@ -16,10 +14,6 @@
 #include <vector>
 
 namespace ppc::rt {
-
-/// The values of a torch.save file: the "inputs" entry of a dict, the items
-/// of a tuple or list, or the single value.
-std::vector<c10::IValue> readValues(const std::string &path);
 
 /// Dim 0 of the first tensor input.
 int64_t batchSize(const std::vector<c10::IValue> &inputs);

@@ -13,6 +13,7 @@
 #include "runtime/Report.h"
 #include "runtime/Training.h"
 #include "support/ErrorText.h"
+#include "support/TorchSave.h"
 
 #include <ATen/Parallel.h>
 #include <torch/torch.h>
@@ -93,13 +94,13 @@ Job prepareJob(const PipelineOptions &o) {
     if (!fs::exists(o.dir + "/" + s.file))
       throw std::runtime_error("stage file '" + o.dir + "/" + s.file +
                                "' is missing; recompile with ppc");
-  std::vector<c10::IValue> inputs = readValues(o.inputs);
+  std::vector<c10::IValue> inputs = ppc::readSavedValues(o.inputs);
   checkInputs(job.manifest, inputs, o.inputs);
   job.batch = batchSize(inputs);
   job.schedule = makeSchedule(o, stages, ranks);
   job.data.inputs = splitMicrobatches(inputs, job.batch, o.microbatches);
   if (o.train) {
-    std::vector<c10::IValue> targets = readValues(o.targets);
+    std::vector<c10::IValue> targets = ppc::readSavedValues(o.targets);
     if (targets.size() != 1 || !targets[0].isTensor() || targets[0].toTensor().size(0) != job.batch)
       throw std::runtime_error("--targets must hold one tensor with the batch size " +
                                std::to_string(job.batch) + " in dim 0");

@@ -72,3 +72,18 @@ c10::IValue ppc::readTorchSave(const std::string &path) {
   }
   throw std::runtime_error("'" + path + "' is not a torch.save file that LibTorch can read");
 }
+
+std::vector<c10::IValue> ppc::readSavedValues(const std::string &path) {
+  c10::IValue v = readTorchSave(path);
+  if (v.isGenericDict()) {
+    auto dict = v.toGenericDict();
+    if (!dict.contains("inputs"))
+      throw std::runtime_error("'" + path + "' has no \"inputs\" entry");
+    v = dict.at("inputs");
+  }
+  if (v.isTuple())
+    return v.toTupleRef().elements().vec();
+  if (v.isList())
+    return v.toListRef().vec();
+  return {v};
+}

@@ -13,11 +13,16 @@
 #include <ATen/core/ivalue.h>
 
 #include <string>
+#include <vector>
 
 namespace ppc {
 
 /// The object in a torch.save file; throws std::runtime_error naming the file.
 c10::IValue readTorchSave(const std::string &path);
+
+/// The values of an inputs file: the "inputs" entry of a dict (other keys
+/// ignored), the items of a tuple or list, or the single value.
+std::vector<c10::IValue> readSavedValues(const std::string &path);
 
 } // namespace ppc
 
