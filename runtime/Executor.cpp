@@ -97,10 +97,8 @@ void Executor::forward(int stage, int mb, const StepData &data) {
   }
   c10::IValue result;
   {
-    c10::optional<torch::NoGradGuard> noGrad;
-    if (!training)
-      noGrad.emplace();
-    result = modules.at(stage).forward(args);
+    torch::AutoGradMode gradMode(training); // inference runs under no-grad
+    result = timedCompute([&] { return modules.at(stage).forward(args); });
   }
   std::vector<c10::IValue> outs = result.toTupleRef().elements().vec();
   for (size_t i = 0; i < outs.size(); ++i) {
@@ -185,7 +183,7 @@ void Executor::backward(int stage, int mb) {
   Saved &record = saved.at({stage, mb});
   gatherRoots(stage, mb, record);
   if (!record.roots.empty())
-    torch::autograd::backward(record.roots, record.rootGrads);
+    timedCompute([&] { torch::autograd::backward(record.roots, record.rootGrads); });
   std::vector<at::Tensor> grads;
   for (const at::Tensor &leaf : gradLeaves(record.inputLeaves))
     grads.push_back(leaf.grad());
@@ -199,8 +197,10 @@ void Executor::inputGrad(int stage, int mb) {
   std::vector<at::Tensor> leaves = gradLeaves(record.inputLeaves);
   std::vector<at::Tensor> grads(leaves.size());
   if (!record.roots.empty() && !leaves.empty())
-    grads = torch::autograd::grad(record.roots, leaves, record.rootGrads, /*retain_graph=*/true,
-                                  /*create_graph=*/false, /*allow_unused=*/true);
+    grads = timedCompute([&] {
+      return torch::autograd::grad(record.roots, leaves, record.rootGrads, /*retain_graph=*/true,
+                                   /*create_graph=*/false, /*allow_unused=*/true);
+    });
   sendInputGrads(stage, mb, record, grads);
 }
 
@@ -211,9 +211,11 @@ void Executor::weightGrad(int stage, int mb) {
     if (p.requires_grad())
       params.push_back(p);
   if (!record.roots.empty() && !params.empty()) {
-    auto grads = torch::autograd::grad(record.roots, params, record.rootGrads,
-                                       /*retain_graph=*/false, /*create_graph=*/false,
-                                       /*allow_unused=*/true);
+    auto grads = timedCompute([&] {
+      return torch::autograd::grad(record.roots, params, record.rootGrads,
+                                   /*retain_graph=*/false, /*create_graph=*/false,
+                                   /*allow_unused=*/true);
+    });
     for (size_t i = 0; i < params.size(); ++i)
       if (grads[i].defined())
         params[i].mutable_grad() =
@@ -249,7 +251,8 @@ void Executor::run(const std::vector<Action> &actions, const StepData &data, int
   start = stepStart;
   stepPrefix = std::to_string(step) + "|";
   for (const Action &a : actions) {
-    ActionTiming t{sinceStart(), 0};
+    ActionTiming t{sinceStart(), 0, 0};
+    actionComputeMs = 0;
     try {
       switch (a.kind) {
       case ActionKind::Forward:
@@ -272,6 +275,7 @@ void Executor::run(const std::vector<Action> &actions, const StepData &data, int
                                ppc::errorSummary(e));
     }
     t.endMs = sinceStart();
+    t.computeMs = actionComputeMs;
     timings.push_back(t);
   }
 }

@@ -32,6 +32,7 @@ struct LossSpec {
 struct ActionTiming {
   double startMs = 0;
   double endMs = 0;
+  double computeMs = 0; // inside the stage module or autograd, the rest is the runtime's
 };
 
 /// A wait for a value from another rank, for the trace.
@@ -86,6 +87,8 @@ private:
   c10::IValue receive(const std::string &key, int src);
   void send(const std::string &key, int dst, const c10::IValue &value);
   double sinceStart() const;
+  /// Runs `work`, adding its duration to the current action's compute time.
+  template <typename Fn> auto timedCompute(Fn &&work) -> decltype(work());
 
   const Manifest &manifest;
   Transport &transport;
@@ -96,7 +99,21 @@ private:
   std::map<std::string, size_t> inputIndex;
   std::string stepPrefix;
   std::chrono::steady_clock::time_point start;
+  double actionComputeMs = 0;
 };
+
+template <typename Fn> auto Executor::timedCompute(Fn &&work) -> decltype(work()) {
+  auto begin = std::chrono::steady_clock::now();
+  struct AddElapsed {
+    double &total;
+    std::chrono::steady_clock::time_point begin;
+    ~AddElapsed() {
+      total += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - begin)
+                   .count();
+    }
+  } add{actionComputeMs, begin};
+  return work();
+}
 
 /// Keys of the messages between stages.
 std::string activationKey(const std::string &value, int mb, int consumer);

@@ -115,7 +115,7 @@ Job prepareJob(const PipelineOptions &o) {
 c10::IValue timingsValue(const Executor &ex) {
   std::vector<double> flat;
   for (const ActionTiming &t : ex.timings)
-    flat.insert(flat.end(), {t.startMs, t.endMs});
+    flat.insert(flat.end(), {t.startMs, t.endMs, t.computeMs});
   c10::List<std::string> names;
   std::vector<double> spans;
   for (const TransferSpan &x : ex.transfers) {
@@ -129,8 +129,9 @@ c10::IValue timingsValue(const Executor &ex) {
 void readTimings(const c10::IValue &v, StepRecord &step, int rank) {
   const auto &items = v.toTupleRef().elements();
   at::Tensor flat = items[0].toTensor();
-  for (int64_t i = 0; i + 1 < flat.numel(); i += 2)
-    step.timings[rank].push_back({flat[i].item<double>(), flat[i + 1].item<double>()});
+  for (int64_t i = 0; i + 2 < flat.numel(); i += 3)
+    step.timings[rank].push_back(
+        {flat[i].item<double>(), flat[i + 1].item<double>(), flat[i + 2].item<double>()});
   at::Tensor spans = items[1].toTensor();
   auto names = items[2].toList();
   for (size_t i = 0; i < names.size(); ++i)

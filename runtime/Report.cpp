@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <fstream>
 #include <map>
 
@@ -48,7 +49,9 @@ void ppc::rt::writeReport(const std::string &path, const RunSummary &run) {
   auto steps = measuredSteps(run);
   double stepMs = 0;
   std::vector<double> busy(s.numRanks, 0);
-  std::map<int, double> stageMs; // per stage, summed over microbatches
+  std::map<int, double> stageMs;      // per stage, summed over microbatches
+  std::map<int, double> stageCompute; // the part inside the model
+  std::vector<double> rankCompute(s.numRanks, 0);
   for (const StepRecord *step : steps) {
     stepMs += step->stepMs / steps.size();
     for (int r = 0; r < s.numRanks; ++r)
@@ -61,6 +64,8 @@ void ppc::rt::writeReport(const std::string &path, const RunSummary &run) {
         double work = t.endMs - t.startMs - waited;
         busy[r] += work / steps.size();
         stageMs[s.ranks[r][i].stage] += work / steps.size();
+        stageCompute[s.ranks[r][i].stage] += t.computeMs / steps.size();
+        rankCompute[r] += t.computeMs / steps.size();
       }
   }
   double slowest = 0;
@@ -68,7 +73,9 @@ void ppc::rt::writeReport(const std::string &path, const RunSummary &run) {
   for (auto &[stage, ms] : stageMs) {
     double perMb = ms / s.numMicrobatches;
     slowest = std::max(slowest, perMb);
-    stages.push_back({{"stage", stage}, {"ms_per_microbatch", perMb}});
+    stages.push_back({{"stage", stage},
+                      {"ms_per_microbatch", perMb},
+                      {"compute_ms_per_microbatch", stageCompute[stage] / s.numMicrobatches}});
   }
   json ranks = json::array();
   double busyTotal = 0;
@@ -93,6 +100,10 @@ void ppc::rt::writeReport(const std::string &path, const RunSummary &run) {
               {"ideal_ms", ideal},
               {"ideal_over_measured", stepMs > 0 ? ideal / stepMs : 0},
               {"slowest_stage_ms_per_microbatch", slowest},
+              // Wall time not spent inside the models on the busiest rank, per microbatch.
+              {"runtime_overhead_ms_per_microbatch",
+               (stepMs - *std::max_element(rankCompute.begin(), rankCompute.end())) /
+                   s.numMicrobatches},
               {"per_stage", stages},
               {"per_rank", ranks},
               {"peak_rss_mb", run.peakRssMb},
