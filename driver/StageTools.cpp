@@ -10,6 +10,7 @@
 
 #include "frontend/ModelImpl.h"
 #include "ir/Diagnostics.h"
+#include "support/ErrorText.h"
 
 #include "llvm/Support/Format.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -33,7 +34,7 @@ json readManifest(const std::string &dir) {
   try {
     return json::parse(file);
   } catch (const std::exception &e) {
-    throw CompileError("'" + dir + "/pipeline.json' is not valid JSON: " + firstLine(e));
+    throw CompileError("'" + dir + "/pipeline.json' is not valid JSON: " + errorSummary(e));
   }
 }
 
@@ -45,7 +46,7 @@ torch::jit::Module loadModule(const std::string &path) {
     m.eval();
     return m;
   } catch (const std::exception &e) {
-    throw CompileError("cannot load '" + path + "': " + firstLine(e));
+    throw CompileError("cannot load '" + path + "': " + errorSummary(e));
   }
 }
 

@@ -9,6 +9,7 @@
 #include "frontend/ModelImpl.h"
 
 #include "ir/Diagnostics.h"
+#include "support/ErrorText.h"
 #include "support/TorchSave.h"
 
 #include <torch/csrc/jit/api/function_impl.h>
@@ -68,7 +69,7 @@ void Model::annotateShapes(const std::string &ioFile) {
     torch::NoGradGuard noGrad;
     result = fn(inputs);
   } catch (const std::exception &e) {
-    throw CompileError("the model failed on the example inputs: " + firstLine(e),
+    throw CompileError("the model failed on the example inputs: " + errorSummary(e),
                        "check their count, dtypes and shapes");
   }
   const auto &values = result.toTupleRef().elements();

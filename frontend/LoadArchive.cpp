@@ -71,8 +71,6 @@ bool ppc::isModuleValue(const torch::jit::Value *v) {
   return cls && cls->is_module();
 }
 
-std::string ppc::firstLine(const std::exception &e) { return errorSummary(e); }
-
 namespace {
 
 /// Why `path` did not load as TorchScript, in the user's terms.
@@ -145,7 +143,7 @@ std::unique_ptr<Model> Model::load(const std::string &path) {
   try {
     impl.module = torch::jit::load(path);
   } catch (const std::exception &e) {
-    throw CompileError(diagnoseArchive(path, firstLine(e)),
+    throw CompileError(diagnoseArchive(path, errorSummary(e)),
                        "export the model with torch.jit.script or torch.jit.trace, then "
                        "torch.jit.save");
   }

@@ -40,9 +40,6 @@ std::string dtypeName(c10::ScalarType t);
 /// True for a value whose type is a module (an nn.Module instance).
 bool isModuleValue(const torch::jit::Value *v);
 
-/// First line of a LibTorch error, without its backtrace.
-std::string firstLine(const std::exception &e);
-
 /// Inlines every method and function call in `g`, one level at a time,
 /// recording each node's module path; then removes list and tensor mutation
 /// where LibTorch can prove it safe.

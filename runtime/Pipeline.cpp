@@ -247,7 +247,8 @@ int ppc::rt::runThreads(const PipelineOptions &o) {
     std::cout << sched::printGrid(job.schedule);
   int ranks = job.schedule.numRanks;
   auto hub = makeThreadHub(ranks, std::chrono::milliseconds(int64_t(o.timeoutSec * 1000)));
-  std::vector<std::string> errors(ranks);
+  // A rank that fails on its own is the cause; ranks it stopped only waited.
+  std::vector<std::string> causes(ranks), waits(ranks);
   std::vector<std::thread> threads;
   for (int r = 0; r < ranks; ++r)
     threads.emplace_back([&, r] {
@@ -255,29 +256,21 @@ int ppc::rt::runThreads(const PipelineOptions &o) {
       try {
         rankMain(o, job, *transport);
       } catch (const TransportError &e) {
-        errors[r] = ppc::errorSummary(e);
-        transport->abort("rank " + std::to_string(r) + ": " + errors[r]);
+        waits[r] = ppc::errorSummary(e);
+        transport->abort("rank " + std::to_string(r) + ": " + waits[r]);
       } catch (const std::exception &e) {
-        errors[r] = "rank " + std::to_string(r) + ": " + ppc::errorSummary(e);
-        transport->abort(errors[r]);
+        causes[r] = "rank " + std::to_string(r) + ": " + ppc::errorSummary(e);
+        transport->abort(causes[r]);
       }
     });
   for (std::thread &th : threads)
     th.join();
-  for (const std::string &e : errors)
-    if (getenv("PPRUN_DEBUG") && !e.empty())
-      std::cerr << "debug: " << e << "\n";
-  // Report the first rank that failed on its own, not those it stopped.
-  for (const std::string &e : errors)
-    if (!e.empty() && e.rfind("rank ", 0) == 0 && e.find("stopped:") == std::string::npos) {
-      std::cerr << "pprun: error: " << e << "\n";
-      return 1;
-    }
-  for (const std::string &e : errors)
-    if (!e.empty()) {
-      std::cerr << "pprun: error: " << e << "\n";
-      return 1;
-    }
+  for (const auto *messages : {&causes, &waits})
+    for (const std::string &e : *messages)
+      if (!e.empty()) {
+        std::cerr << "pprun: error: " << e << "\n";
+        return 1;
+      }
   return 0;
 }
 
