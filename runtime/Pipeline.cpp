@@ -90,6 +90,10 @@ Job prepareJob(const PipelineOptions &o) {
   if (stages % ranks != 0)
     throw std::runtime_error(std::to_string(stages) + " stages cannot be placed on " +
                              std::to_string(ranks) + " ranks: S must be a multiple of N");
+  std::error_code ec;
+  if (!o.checkpoint.empty() && fs::exists(o.checkpoint, ec) && !fs::is_empty(o.checkpoint, ec))
+    throw std::runtime_error("checkpoint directory '" + o.checkpoint +
+                             "' is not empty; choose another --checkpoint path");
   for (const StageSpec &s : job.manifest.stages)
     if (!fs::exists(o.dir + "/" + s.file))
       throw std::runtime_error("stage file '" + o.dir + "/" + s.file +

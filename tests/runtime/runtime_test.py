@@ -296,6 +296,8 @@ def faults():
     os.replace(os.path.join(other, "stage1.pt"), os.path.join(mismatch, "stage1.pt"))
     bad("stage does not match the manifest", [mismatch, "--inputs", io], "pipeline.json lists")
     bad("unknown schedule", [stages, "--inputs", io, "--schedule", "pipedream"], "unknown schedule")
+    bad("non-empty checkpoint directory", [stages, "--inputs", io, "--train", "--targets", io,
+                                           "--checkpoint", stages], "is not empty")
 
 
 {"inference-threads": lambda: inference("threads"), "inference-gloo": lambda: inference("gloo"),
