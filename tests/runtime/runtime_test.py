@@ -8,6 +8,7 @@ PyTorch autograd on the whole batch (rel <= 1e-4); several SGD steps must reduce
 PyTorch does. Prints one line per case and 'N passed, N failed' at the end.
 """
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -199,6 +200,7 @@ def training():
         want_losses.append(loss.item())
     stages = compile_model(GPT2, four, "gpt2_sgd")
     ckpt, trace, rep = (os.path.join(WORK, n) for n in ("ckpt", "trace.json", "sgd_report.json"))
+    shutil.rmtree(ckpt, ignore_errors=True)  # pprun refuses a non-empty checkpoint directory
     proc = run([PPRUN, stages, "--inputs", io, "--microbatches", "4", "--schedule", "1f1b",
                 "--train", "--targets", tpath, "--optimizer", "sgd", "--lr", str(lr), "--steps",
                 str(steps), "--report", rep, "--trace", trace, "--checkpoint", ckpt])
