@@ -87,27 +87,27 @@ void ppc::rt::writeReport(const std::string &path, const RunSummary &run) {
   json losses = json::array();
   for (const StepRecord &step : run.steps)
     losses.push_back(step.loss);
-  json doc = {{"schedule", s.name},
-              {"stages", s.numStages},
-              {"ranks", s.numRanks},
-              {"microbatches", s.numMicrobatches},
-              {"batch", run.batch},
-              {"training", run.training},
-              {"steps", run.steps.size()},
-              {"step_ms", stepMs},
-              {"samples_per_s", stepMs > 0 ? run.batch * 1000.0 / stepMs : 0},
-              {"bubble", stepMs > 0 ? 1 - busyTotal / (s.numRanks * stepMs) : 0},
-              {"ideal_ms", ideal},
-              {"ideal_over_measured", stepMs > 0 ? ideal / stepMs : 0},
-              {"slowest_stage_ms_per_microbatch", slowest},
-              // Wall time not spent inside the models on the busiest rank, per microbatch.
-              {"runtime_overhead_ms_per_microbatch",
-               (stepMs - *std::max_element(rankCompute.begin(), rankCompute.end())) /
-                   s.numMicrobatches},
-              {"per_stage", stages},
-              {"per_rank", ranks},
-              {"peak_rss_mb", run.peakRssMb},
-              {"loss_per_step", losses}};
+  json doc = {
+      {"schedule", s.name},
+      {"stages", s.numStages},
+      {"ranks", s.numRanks},
+      {"microbatches", s.numMicrobatches},
+      {"batch", run.batch},
+      {"training", run.training},
+      {"steps", run.steps.size()},
+      {"step_ms", stepMs},
+      {"samples_per_s", stepMs > 0 ? run.batch * 1000.0 / stepMs : 0},
+      {"bubble", stepMs > 0 ? 1 - busyTotal / (s.numRanks * stepMs) : 0},
+      {"ideal_ms", ideal},
+      {"ideal_over_measured", stepMs > 0 ? ideal / stepMs : 0},
+      {"slowest_stage_ms_per_microbatch", slowest},
+      // Wall time not spent inside the models on the busiest rank, per microbatch.
+      {"runtime_overhead_ms_per_microbatch",
+       (stepMs - *std::max_element(rankCompute.begin(), rankCompute.end())) / s.numMicrobatches},
+      {"per_stage", stages},
+      {"per_rank", ranks},
+      {"peak_rss_mb", run.peakRssMb},
+      {"loss_per_step", losses}};
   std::ofstream(path) << doc.dump(1) << "\n";
 }
 
