@@ -113,6 +113,15 @@ void partitionAutomatically(Model &model, const CompileOptions &opts, bool haveS
   po.fixedSplits = g.splits;
   po.linkGBps = opts.linkGbps > 0 ? opts.linkGbps : measureLoopbackGBps();
   po.maxStageBytes = opts.maxStageMb * 1e6;
+  // Activations in flight follow the schedule being simulated (default 1F1B, M = S).
+  llvm::StringRef spec(opts.simulate);
+  llvm::StringRef schedule =
+      spec.empty() || spec.startswith("all") ? "1f1b" : spec.split(':').first;
+  int microbatches = opts.stages;
+  size_t m = spec.find("M=");
+  if (m != llvm::StringRef::npos)
+    spec.drop_front(m + 2).split(':').first.getAsInteger(10, microbatches);
+  po.inFlight = inFlightFor(schedule, microbatches);
   po.balance = chooseBalance(model, opts, haveShapes, err);
   timer.lap("measure-costs");
   g.splits = choosePartition(g, po);

@@ -66,6 +66,10 @@ with tempfile.TemporaryDirectory() as tmp:
     expect_error("simulation without costs",
                  [GPT2, "--split", "transformer.h.2:begin", "--simulate", "1f1b:M=8"],
                  "--simulate has no op costs to work with")
+    expect_error("memory cap too small for the schedule",
+                 [GPT2, "--stages", "3", "--example-inputs", os.path.join(DATA, "gpt2-tiny-lm.io.pt"),
+                  "--balance", "flops", "--max-stage-mb", "1.5", "--simulate", "gpipe:M=8",
+                  "-o", out], "fits the memory cap of 1.5 MB", out)
     expect_error("more splits than stages",
                  [GPT2, "--split", "transformer.h.1:begin,transformer.h.2:begin", "--stages", "2",
                   "-o", out], "split points were given", out)
