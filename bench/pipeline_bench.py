@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """Benchmarks of ppc and pprun on the real 12-layer GPT-2 export; prints one JSON object a line.
 
 usage: bench/pipeline_bench.py [--build build] [--model ../shared/models/gpt2-12l-lm.pt]

@@ -235,7 +235,7 @@ int rankMain(const PipelineOptions &o, const Job &job, Transport &t) {
     return 0;
   summary.peakRssMb = peakRssMb();
   if (!o.output.empty())
-    writePickle(o.output, outputs);
+    ppc::writeTorchSave(o.output, outputs);
   if (!o.report.empty())
     writeReport(o.report, summary);
   if (!o.trace.empty())

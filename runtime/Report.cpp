@@ -19,14 +19,6 @@
 using namespace ppc::rt;
 using json = nlohmann::ordered_json;
 
-void ppc::rt::writePickle(const std::string &path, const c10::IValue &value) {
-  std::vector<char> bytes = torch::pickle_save(value);
-  std::ofstream file(path, std::ios::binary);
-  if (!file)
-    throw std::runtime_error("cannot write '" + path + "'");
-  file.write(bytes.data(), bytes.size());
-}
-
 double ppc::rt::peakRssMb() {
   std::ifstream status("/proc/self/status");
   std::string line;

@@ -1,8 +1,7 @@
 //===- runtime/Report.h - Report, trace and result files --------*- C++ -*-===//
 //
-// What rank 0 writes after a run: the outputs (torch::pickle_save, readable
-// by Python's torch.load), the report JSON (step time, throughput, busy and
-// idle per rank, measured bubble, the ideal (M+S-1)*t_slowest bound, peak
+// What rank 0 writes after a run besides the outputs: the report JSON (step
+// time, throughput, busy and idle per rank, measured bubble, the ideal (M+S-1)*t_slowest bound, peak
 // memory) and a Chrome trace (one track per rank, a span per action and per
 // wait for another rank).
 //
@@ -35,7 +34,6 @@ struct RunSummary {
 
 void writeReport(const std::string &path, const RunSummary &run);
 void writeTrace(const std::string &path, const RunSummary &run);
-void writePickle(const std::string &path, const c10::IValue &value);
 
 /// This process's peak resident memory (VmHWM) in MB.
 double peakRssMb();

@@ -8,6 +8,7 @@
 #include "runtime/Training.h"
 
 #include "runtime/Report.h"
+#include "support/TorchSave.h"
 
 #include <torch/torch.h>
 
@@ -121,7 +122,7 @@ void Trainer::saveGradients(const std::string &path) {
   for (int r = 1; r < transport.worldSize(); ++r)
     for (const auto &item : transport.recv("R|grads", r).toGenericDict())
       grads.insert_or_assign(item.key().toStringRef(), item.value().toTensor());
-  writePickle(path, grads);
+  ppc::writeTorchSave(path, grads);
 }
 
 void Trainer::checkpoint(const std::string &dir, const std::string &sourceDir) {

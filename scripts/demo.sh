@@ -10,7 +10,7 @@ PPRUN=$BUILD_DIR/tools/pprun
 MODEL=tests/data/gpt2-tiny-lm.pt
 IO=tests/data/gpt2-tiny-lm.io.pt
 OUT=$BUILD_DIR/demo/stages
-PY=/usr/bin/python3
+PY=$BUILD_DIR/python3
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 

@@ -1,31 +1,72 @@
 #!/usr/bin/env bash
-# Installs every Debian package ppc needs (as root on a fresh Debian 12), then configures and
-# builds it. Safe to run again: it installs only what is missing and rebuilds incrementally.
+# Installs everything ppc needs (as root on a fresh Debian 12), then configures and builds it.
+# Safe to run again: it installs only what is missing and rebuilds incrementally.
 #   scripts/setup.sh [BUILD_DIR]     (default: build)
+#
+# LibTorch comes from a pinned PyTorch wheel from PyPI (a CUDA build) in a virtual environment
+# outside the clone, keyed by the pinned versions, so later runs and clean clones reuse it:
+#   $PPC_VENV (default ~/.cache/ppc/venv-torch-<version>)
+# TorchScript is deprecated upstream (hard errors are proposed around 2.15): keep the pin.
+# To build against another LibTorch >= 2.4, configure CMake yourself with CMAKE_PREFIX_PATH and
+# -DPPC_PYTHON=<a python whose torch matches it>.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${1:-build}
 
-PACKAGES=(build-essential cmake ninja-build ccache git ca-certificates
-          libtorch-dev libgloo-dev python3-torch python3-torchvision
-          llvm-dev libtbb-dev libgtest-dev nlohmann-json3-dev)
+TORCH_PIN=(torch==2.11.0 torchvision==0.26.0 transformers==4.57.6)
+PIN_KEY=torch-2.11.0
+VENV=${PPC_VENV:-$HOME/.cache/ppc/venv-$PIN_KEY}
 
+PACKAGES=(build-essential cmake ninja-build ccache git ca-certificates python3 python3-venv
+          libgloo-dev llvm-dev libtbb-dev libgtest-dev nlohmann-json3-dev)
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
-  SUDO=""
-  [ "$(id -u)" -eq 0 ] || SUDO=sudo
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# The venv is complete once its stamp names the pins; a half-finished install is redone.
+STAMP="$VENV/.ppc-pins"
+if [ "$(cat "$STAMP" 2>/dev/null)" != "${TORCH_PIN[*]}" ]; then
+  echo "setup: installing ${TORCH_PIN[*]} into $VENV (once; a few GB)"
+  rm -rf "$VENV"
+  /usr/bin/python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q --disable-pip-version-check "${TORCH_PIN[@]}"
+  echo "${TORCH_PIN[*]}" > "$STAMP"
+fi
+PY="$VENV/bin/python3"
+TORCH_CMAKE=$("$PY" -c 'import torch.utils; print(torch.utils.cmake_prefix_path)')
+
+# The wheel is a CUDA build, so CMake needs a CUDA toolkit to configure against (no GPU needed):
+# /usr/local/cuda where the machine has one, else nvcc and headers from PyPI beside the venv's.
+CUDA_ARGS=()
+if [ ! -x /usr/local/cuda/bin/nvcc ] && ! command -v nvcc >/dev/null; then
+  CUDA_ROOT=$("$PY" -c 'import nvidia, os; print(os.path.join(nvidia.__path__[0], "cu13"))')
+  if [ ! -x "$CUDA_ROOT/bin/nvcc" ]; then
+    echo "setup: no CUDA toolkit here; installing nvcc from PyPI into $VENV"
+    "$VENV/bin/pip" install -q --disable-pip-version-check "nvidia-cuda-nvcc==13.0.*"
+  fi
+  # CMake looks for unversioned libraries; the wheels ship only the .so.N names.
+  for lib in "$CUDA_ROOT"/lib/lib*.so.[0-9]*; do
+    base=${lib%%.so.*}.so
+    [ -e "$base" ] || ln -s "$(basename "$lib")" "$base"
+  done
+  CUDA_ARGS=(-DCUDAToolkit_ROOT="$CUDA_ROOT" -DCMAKE_CUDA_COMPILER="$CUDA_ROOT/bin/nvcc")
+fi
+
 # ccache caches compilations across clean clones; the sloppiness lets it cache PCH users.
 export CCACHE_SLOPPINESS=pch_defines,time_macros,include_file_mtime,include_file_ctime
-if [ ! -f "$BUILD_DIR/build.ninja" ]; then
+if [ ! -f "$BUILD_DIR/build.ninja" ] || ! grep -q "PPC_PYTHON:FILEPATH=$PY\$" "$BUILD_DIR/CMakeCache.txt"; then
+  rm -rf "$BUILD_DIR"
   cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_PREFIX_PATH="$TORCH_CMAKE" -DPPC_PYTHON="$PY" "${CUDA_ARGS[@]}" \
     -DCMAKE_CXX_COMPILER_LAUNCHER=ccache >/dev/null
 fi
 cmake --build "$BUILD_DIR" -j "$(nproc)"

@@ -1,10 +1,9 @@
-//===- support/TorchSave.h - Reading torch.save files in C++ ----*- C++ -*-===//
+//===- support/TorchSave.h - torch.save files in C++ ------------*- C++ -*-===//
 //
-// torch::pickle_load of LibTorch 1.13 rejects the SETITEM opcode that Python
-// writes for a dict with a single key, which is exactly what
-// torch.save({"inputs": (x,)}) produces. readTorchSave rewrites that one
-// case (a top-level one-key dict) into the SETITEMS form it accepts and
-// otherwise defers to torch::pickle_load.
+// Reading and writing the files Python's torch.save and torch.load use.
+// Files ppc writes hold plain tuples, lists and dicts (no TorchScript type
+// tags), so Python's torch.load reads them with its default
+// weights_only=True.
 //
 //===----------------------------------------------------------------------===//
 #ifndef PPC_SUPPORT_TORCHSAVE_H
@@ -23,6 +22,9 @@ c10::IValue readTorchSave(const std::string &path);
 /// The values of an inputs file: the "inputs" entry of a dict (other keys
 /// ignored), the items of a tuple or list, or the single value.
 std::vector<c10::IValue> readSavedValues(const std::string &path);
+
+/// Writes `value` as torch.save would; throws std::runtime_error naming the file.
+void writeTorchSave(const std::string &path, const c10::IValue &value);
 
 } // namespace ppc
 

@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """The project's own check of a ppc output directory, independent of its C++ code.
 
 Loads every stage with plain torch.jit.load, chains them as pipeline.json wires them, and

@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """Every bad input to ppc gets a short, clear message, a non-zero exit and no output.
 
 usage: errors_test.py PPC DATA_DIR FIXTURES_DIR

@@ -1,5 +1,5 @@
-#!/usr/bin/python3
-"""Generates the end-to-end test models with Debian's torch (scripted and traced).
+#!/usr/bin/env python3
+"""Generates the end-to-end test models with the venv's torch (scripted and traced).
 
 usage: make_models.py OUTDIR        writes OUTDIR/<name>.pt and OUTDIR/<name>.io.pt for each model
        make_models.py --list        prints name<TAB>split list<TAB>stages for the compile cases

@@ -1,5 +1,5 @@
-#!/usr/bin/python3
-"""pprun against the unpartitioned model, measured with Debian's torch.
+#!/usr/bin/env python3
+"""pprun against the unpartitioned model, measured with the venv's torch.
 
 usage: runtime_test.py PART PPC PPRUN DATA_DIR WORK_DIR
 PART: inference-threads | inference-gloo | training | faults
