@@ -50,7 +50,8 @@ constexpr int kHeaderTag = 1, kPayloadTag = 2, kTensorTag = 3;
 constexpr int64_t kBye = -1;
 
 /// Structure of a value with each tensor replaced by ("__t", index, dtype,
-/// sizes); tensor lists become ("__tl", [items]).
+/// sizes); lists become ("__tl" or "__l", [items]), dicts ("__d", [keys],
+/// [values]).
 c10::IValue flatten(const c10::IValue &v, std::vector<at::Tensor> &tensors) {
   if (v.isTensor()) {
     const at::Tensor &t = v.toTensor();
@@ -71,6 +72,14 @@ c10::IValue flatten(const c10::IValue &v, std::vector<at::Tensor> &tensors) {
     for (const auto &e : v.toListRef())
       items.push_back(flatten(e, tensors));
     return c10::ivalue::Tuple::create({std::string(v.isTensorList() ? "__tl" : "__l"), items});
+  }
+  if (v.isGenericDict()) {
+    c10::impl::GenericList keys(c10::AnyType::get()), values(c10::AnyType::get());
+    for (const auto &item : v.toGenericDict()) {
+      keys.push_back(item.key());
+      values.push_back(flatten(item.value(), tensors));
+    }
+    return c10::ivalue::Tuple::create({std::string("__d"), keys, values});
   }
   return v;
 }
@@ -96,6 +105,14 @@ c10::IValue unflatten(const c10::IValue &skel, const std::vector<at::Tensor> &te
     for (const auto &e : skel.toTupleRef().elements()[1].toListRef())
       list.push_back(unflatten(e, tensors));
     return list;
+  }
+  if (isMarker(skel, "__d")) {
+    const auto &items = skel.toTupleRef().elements();
+    c10::impl::GenericDict dict(c10::AnyType::get(), c10::AnyType::get());
+    auto keys = items[1].toListRef(), values = items[2].toListRef();
+    for (size_t i = 0; i < keys.size(); ++i)
+      dict.insert(keys[i], unflatten(values[i], tensors));
+    return dict;
   }
   if (skel.isTuple()) {
     std::vector<c10::IValue> items;

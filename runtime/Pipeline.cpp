@@ -341,10 +341,6 @@ static std::unique_ptr<Transport> makeProcessTransport(const PipelineOptions &o,
 
 int ppc::rt::runGlooRank(const PipelineOptions &o) {
   c10::Device device = parseDevice(o.device, o.localRank);
-  if (o.backend == "nccl" && !device.is_cuda())
-    throw std::runtime_error("--backend nccl runs on GPUs: add --device cuda (or use gloo)");
-  if (o.backend == "gloo-p2p" && device.is_cuda())
-    throw std::runtime_error("--backend gloo-p2p runs on the CPU: use nccl for --device cuda");
   Job job = prepareJob(o, device);
   int ranks = job.schedule.numRanks;
   if (o.printSchedule && o.rank == 0)

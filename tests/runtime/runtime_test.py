@@ -109,7 +109,7 @@ def inference(backend):
                              (4, "transformer.h.1:begin,transformer.h.2:begin,transformer.h.3:begin")]:
         stages = compile_model(GPT2, splits, f"gpt2_{n_stages}")
         for schedule, ranks in schedules_for(n_stages):
-            if backend == "gloo" and ranks != 2:
+            if backend != "threads" and ranks != 2:
                 continue
             for m in (1, 2, 3, 8):
                 extra = ["--microbatches", str(m), "--schedule", schedule, "--nproc", str(ranks),
@@ -172,7 +172,9 @@ def training():
         stages = compile_model(model, four, label + "_train4")
         for schedule, ranks, backend in [("gpipe", 4, "threads"), ("1f1b", 4, "threads"),
                                          ("interleaved-1f1b", 2, "threads"),
-                                         ("zero-bubble", 4, "threads"), ("1f1b", 4, "gloo")]:
+                                         ("zero-bubble", 4, "threads"), ("1f1b", 4, "gloo"),
+                                         ("1f1b", 4, "gloo-p2p"),
+                                         ("interleaved-1f1b", 2, "gloo-p2p")]:
             gfile = os.path.join(WORK, f"{label}_{schedule}_{backend}.grads.pt")
             proc = run([PPRUN, stages, "--inputs", io, "--microbatches", "4", "--schedule",
                         schedule, "--nproc", str(ranks), "--backend", backend, "--train",
@@ -298,11 +300,20 @@ def faults():
     os.replace(os.path.join(other, "stage1.pt"), os.path.join(mismatch, "stage1.pt"))
     bad("stage does not match the manifest", [mismatch, "--inputs", io], "pipeline.json lists")
     bad("unknown schedule", [stages, "--inputs", io, "--schedule", "pipedream"], "unknown schedule")
+    bad("gloo without process ranks", [stages, "--inputs", io, "--backend", "gloo"], "--nproc N")
+    if not torch.cuda.is_available():  # on a GPU machine tests/gpu runs these for real
+        bad("--device cuda without a GPU", [stages, "--inputs", io, "--device", "cuda"],
+            "no CUDA device is visible")
+        bad("nccl without a GPU", [stages, "--inputs", io, "--backend", "nccl", "--nproc", "2",
+                                   "--device", "cuda"], "no CUDA device is visible")
+    bad("nccl on the cpu", [stages, "--inputs", io, "--backend", "nccl", "--nproc", "2"],
+        "--device cuda")
     bad("non-empty checkpoint directory", [stages, "--inputs", io, "--train", "--targets", io,
                                            "--checkpoint", stages], "is not empty")
 
 
 {"inference-threads": lambda: inference("threads"), "inference-gloo": lambda: inference("gloo"),
+ "inference-p2p": lambda: inference("gloo-p2p"),
  "training": training, "faults": faults}[PART]()
 print(f"{passed} passed, {len(failed)} failed")
 sys.exit(1 if failed else 0)
