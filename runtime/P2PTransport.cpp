@@ -131,8 +131,9 @@ std::vector<at::Tensor> allocate(const c10::IValue &skel, c10::Device device,
     size_t index = size_t(items[1].toInt());
     if (out.size() <= index)
       out.resize(index + 1);
-    out[index] = at::empty(items[3].toIntVector(),
-                           at::TensorOptions().dtype(at::ScalarType(items[2].toInt())).device(device));
+    out[index] =
+        at::empty(items[3].toIntVector(),
+                  at::TensorOptions().dtype(at::ScalarType(items[2].toInt())).device(device));
   } else if (skel.isTuple()) {
     for (const auto &e : skel.toTupleRef().elements())
       allocate(e, device, out);
@@ -205,7 +206,8 @@ public:
     std::string meta = toBytes(c10::ivalue::Tuple::create(
         {key, id, isNew ? c10::IValue(shape) : c10::IValue(), int64_t(tensors.size())}));
     sendHeader(dst, int64_t(meta.size()));
-    at::Tensor payload = torch::from_blob(meta.data(), {int64_t(meta.size())}, torch::kUInt8).clone();
+    at::Tensor payload =
+        torch::from_blob(meta.data(), {int64_t(meta.size())}, torch::kUInt8).clone();
     sendOn(*side, payload, dst, kPayloadTag);
     sendTensors(dst, tensors);
     eraseCompleted();

@@ -210,8 +210,7 @@ std::vector<std::string> gatherDevices(Transport &t, const Placement &placement)
 }
 
 /// Rank 0 joins the model outputs of the last step, wherever they were made.
-c10::IValue gatherOutputs(Transport &t, const Job &job, Executor &ex,
-                          const Placement &placement) {
+c10::IValue gatherOutputs(Transport &t, const Job &job, Executor &ex, const Placement &placement) {
   int mbs = job.schedule.numMicrobatches;
   if (t.rank() != 0) {
     for (auto &[key, value] : ex.outputs)

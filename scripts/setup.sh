@@ -13,7 +13,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${1:-build}
 
-TORCH_PIN=(torch==2.11.0 torchvision==0.26.0 transformers==4.57.6)
+# transformers 4.46.3: from 4.53 on its causal mask is built with vmap, which torch.jit.trace
+# (HF's torchscript=True export) cannot follow.
+TORCH_PIN=(torch==2.11.0 torchvision==0.26.0 transformers==4.46.3)
 PIN_KEY=torch-2.11.0
 VENV=${PPC_VENV:-$HOME/.cache/ppc/venv-$PIN_KEY}
 
@@ -32,12 +34,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# The venv is complete once its stamp names the pins; a half-finished install is redone.
+# The venv is complete once its stamp names the pins; a half-finished or older install is
+# brought to the pins in place (pip keeps what already matches).
 STAMP="$VENV/.ppc-pins"
 if [ "$(cat "$STAMP" 2>/dev/null)" != "${TORCH_PIN[*]}" ]; then
   echo "setup: installing ${TORCH_PIN[*]} into $VENV (once; a few GB)"
-  rm -rf "$VENV"
-  /usr/bin/python3 -m venv "$VENV"
+  [ -x "$VENV/bin/pip" ] || { rm -rf "$VENV"; /usr/bin/python3 -m venv "$VENV"; }
   "$VENV/bin/pip" install -q --disable-pip-version-check "${TORCH_PIN[@]}"
   echo "${TORCH_PIN[*]}" > "$STAMP"
 fi

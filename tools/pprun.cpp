@@ -137,8 +137,9 @@ int run(int argc, char **argv) {
   }
   o.ranks = p.nproc;
   if (p.nproc == 0 && o.backend != "threads")
-    throw std::runtime_error("--backend " + o.backend +
-                             " runs ranks as processes: add --nproc N (or start pprun under torchrun)");
+    throw std::runtime_error(
+        "--backend " + o.backend +
+        " runs ranks as processes: add --nproc N (or start pprun under torchrun)");
   if (p.nproc > 0 && !(p.backendGiven && o.backend == "threads"))
     return launchProcesses(o, argc, argv);
   return runThreads(o);
