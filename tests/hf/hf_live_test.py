@@ -3,7 +3,7 @@
 
 usage: hf_live_test.py PPC PPRUN WORK_DIR
 For the torchscript=True export and a tied one: ppc compiles 3 stages and `ppc verify` passes;
-pprun's inference over threads and 2 Gloo processes equals the traced model (rel <= 1e-5); one
+pprun's inference over threads, 3 Gloo processes and under torchrun equals the traced model (rel <= 1e-5); one
 training step's gradients equal autograd on the traced model (rel <= 1e-4).
 """
 import os
@@ -52,10 +52,14 @@ def check(label, tied):
     verified = run([PPC, "verify", model, stages, "--inputs", io]).stdout.strip().splitlines()
     report(f"{label}: ppc verify", verified[-1].startswith("ok:"), verified[-1])
     want = torch.load(io)["outputs"]
-    for backend in ("threads", "gloo"):
+    torchrun = [os.path.join(os.path.dirname(sys.executable), "torchrun"), "--standalone",
+                "--nproc-per-node", "3", "--no-python"]
+    for backend in ("threads", "gloo", "torchrun"):
         out = os.path.join(WORK, f"{label}_{backend}.out.pt")
-        extra = ["--nproc", "3", "--backend", backend] if backend != "threads" else []
-        run([PPRUN, stages, "--inputs", io, "--microbatches", "2", "--output", out] + extra)
+        args = [PPRUN, stages, "--inputs", io, "--microbatches", "2", "--output", out]
+        if backend == "gloo":
+            args += ["--nproc", "3", "--backend", "gloo"]
+        run(torchrun + args if backend == "torchrun" else args)
         d = rel_diff(torch.load(out), want)
         report(f"{label}: pprun inference {backend}", d <= 1e-5, f"max rel diff {d:.1e}")
     ids = torch.load(io)["inputs"][0]
