@@ -183,6 +183,9 @@ public:
     }
     for (std::thread &t : prefetchers)
       t.join();
+    if (nccl)
+      for (auto &group : tensorGroups)
+        group->shutdown(); // NCCL wants its communicators closed, not just dropped
   }
 
   int rank() const override { return self; }
@@ -196,6 +199,9 @@ public:
     }
     std::vector<at::Tensor> tensors;
     c10::IValue skel = flatten(value, tensors);
+    if (nccl) // NCCL moves device memory only; host values (timings, grads) go through it too
+      for (at::Tensor &t : tensors)
+        t = t.to(device);
     std::string shape = toBytes(skel);
     auto &ids = sentShapes[dst];
     auto known = ids.find(shape);

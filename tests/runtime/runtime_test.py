@@ -258,21 +258,24 @@ def faults():
     io = os.path.join(DATA, "gpt2-tiny-lm.io.pt")
     stages = compile_model(GPT2, "transformer.h.2:begin", "gpt2_faults", example=io)
     # A killed rank ends the job with an error, not a hang.
-    proc = subprocess.Popen([PPRUN, stages, "--inputs", io, "--nproc", "2", "--steps", "100000",
-                             "--timeout", "20"], stderr=subprocess.PIPE, text=True)
-    time.sleep(4)
-    kids = children_of(proc.pid)
-    start = time.time()
-    if kids:
-        os.kill(int(kids[-1]), signal.SIGKILL)
-    try:
-        _, err = proc.communicate(timeout=60)
-        elapsed = time.time() - start
-        report("killed rank ends the job", bool(kids) and proc.returncode != 0 and "rank" in err,
-               f"exit {proc.returncode} after {elapsed:.1f} s: {err.strip().splitlines()[:1]}")
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        report("killed rank ends the job", False, "hung")
+    for backend in ("gloo", "gloo-p2p"):
+        proc = subprocess.Popen([PPRUN, stages, "--inputs", io, "--nproc", "2", "--steps",
+                                 "100000", "--timeout", "20", "--backend", backend],
+                                stderr=subprocess.PIPE, text=True)
+        time.sleep(4)
+        kids = children_of(proc.pid)
+        start = time.time()
+        if kids:
+            os.kill(int(kids[-1]), signal.SIGKILL)
+        name = f"killed rank ends the job ({backend})"
+        try:
+            _, err = proc.communicate(timeout=60)
+            elapsed = time.time() - start
+            report(name, bool(kids) and proc.returncode != 0 and "rank" in err,
+                   f"exit {proc.returncode} after {elapsed:.1f} s: {err.strip().splitlines()[:1]}")
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            report(name, False, "hung")
     # Bad input: a clear message before any work.
     def bad(name, args, message):
         proc = run([PPRUN] + args)
