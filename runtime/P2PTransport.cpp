@@ -194,7 +194,7 @@ public:
   void send(const std::string &key, int dst, const c10::IValue &value) override {
     if (dst == self) {
       std::lock_guard<std::mutex> lock(mutex);
-      local[key] = value;
+      local.put(key, value);
       return;
     }
     std::vector<at::Tensor> tensors;
@@ -222,7 +222,7 @@ public:
   c10::IValue recv(const std::string &key, int src) override {
     std::unique_lock<std::mutex> lock(mutex);
     if (src == self)
-      return takeLocal(key);
+      return local.take(key, self);
     auto ready = [&] { return failure.size() || mailbox.count({src, key}); };
     if (!arrived.wait_for(lock, timeout, ready))
       throw TransportError("rank " + std::to_string(self) + " timed out waiting for " + key +
@@ -369,15 +369,6 @@ private:
     }
   }
 
-  c10::IValue takeLocal(const std::string &key) {
-    auto it = local.find(key);
-    if (it == local.end())
-      throw TransportError("rank " + std::to_string(self) + " has no local value " + key);
-    c10::IValue v = std::move(it->second);
-    local.erase(it);
-    return v;
-  }
-
   void waitFor(const c10::intrusive_ptr<c10d::Work> &work, const std::string &what, int src) {
     try {
       work->wait(timeout);
@@ -401,7 +392,7 @@ private:
   std::mutex mutex;
   std::condition_variable arrived;
   std::map<std::pair<int, std::string>, Pending> mailbox;
-  std::map<std::string, c10::IValue> local;
+  LocalMailbox local;
   std::string failure;
   std::vector<std::thread> prefetchers;
 };

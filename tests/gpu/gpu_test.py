@@ -9,7 +9,6 @@ names the GPU. With two or more GPUs the same runs over NCCL, one process per GP
 """
 import json
 import os
-import subprocess
 import sys
 
 import torch
@@ -21,24 +20,14 @@ if not torch.cuda.is_available():
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
 from compare import compare_grads, rel_diff  # noqa: E402
+from harness import Cases, run  # noqa: E402
 
 PPC, PPRUN, WORK = sys.argv[1:4]
 os.makedirs(WORK, exist_ok=True)
 torch.backends.cuda.matmul.allow_tf32 = False
 torch.backends.cudnn.allow_tf32 = False
-results = []
-
-
-def report(name, ok, detail=""):
-    print(f"{'ok  ' if ok else 'FAIL'} {name} {detail}", flush=True)
-    results.append(ok)
-
-
-def run(args):
-    proc = subprocess.run(args, capture_output=True, text=True, timeout=600)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{os.path.basename(args[0])} failed: {proc.stderr.strip()[-400:]}")
-    return proc
+cases = Cases()
+report = cases.report
 
 
 model = os.path.join(WORK, "gpt2_12l.pt")
@@ -84,5 +73,4 @@ for n, split in splits.items():
             report(name, False, str(e).splitlines()[-1] if str(e) else repr(e))
 if len(launches) == 1:
     print("one GPU: NCCL needs a GPU per rank, so the NCCL runs were not made")
-print(f"{sum(results)} passed, {len(results) - sum(results)} failed")
-sys.exit(0 if all(results) else 1)
+cases.finish()

@@ -7,7 +7,6 @@ pprun's inference over threads, 3 Gloo processes and under torchrun equals the t
 training step's gradients equal autograd on the traced model (rel <= 1e-4).
 """
 import os
-import subprocess
 import sys
 
 import torch
@@ -15,22 +14,12 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
 from compare import compare_grads, rel_diff  # noqa: E402
+from harness import Cases, run  # noqa: E402
 
 PPC, PPRUN, WORK = sys.argv[1:4]
 os.makedirs(WORK, exist_ok=True)
-results = []
-
-
-def report(name, ok, detail=""):
-    print(f"{'ok  ' if ok else 'FAIL'} {name} {detail}", flush=True)
-    results.append(ok)
-
-
-def run(args):
-    proc = subprocess.run(args, capture_output=True, text=True, timeout=300)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{os.path.basename(args[0])} failed: {proc.stderr.strip()[-400:]}")
-    return proc
+cases = Cases()
+report = cases.report
 
 
 def autograd_grads(model, ids, targets):
@@ -78,5 +67,4 @@ for label, tied in [("hf_gpt2", False), ("hf_gpt2_tied", True)]:
         check(label, tied)
     except Exception as e:  # one failed case must not hide the others
         report(label, False, str(e).splitlines()[-1] if str(e) else repr(e))
-print(f"{sum(results)} passed, {len(results) - sum(results)} failed")
-sys.exit(0 if results and all(results) else 1)
+cases.finish()
