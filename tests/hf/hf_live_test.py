@@ -7,6 +7,7 @@ pprun's inference over threads, 3 Gloo processes and under torchrun equals the t
 training step's gradients equal autograd on the traced model (rel <= 1e-4).
 """
 import os
+import socket
 import sys
 
 import torch
@@ -41,7 +42,13 @@ def check(label, tied):
     verified = run([PPC, "verify", model, stages, "--inputs", io]).stdout.strip().splitlines()
     report(f"{label}: ppc verify", verified[-1].startswith("ok:"), verified[-1])
     want = torch.load(io)["outputs"]
-    torchrun = [os.path.join(os.path.dirname(sys.executable), "torchrun"), "--standalone",
+    # A static rendezvous on the loopback: --standalone resolves the host name, which a bare
+    # machine may not be able to.
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    torchrun = [os.path.join(os.path.dirname(sys.executable), "torchrun"), "--nnodes", "1",
+                "--master-addr", "127.0.0.1", "--master-port", str(port),
                 "--nproc-per-node", "3", "--no-python"]
     for backend in ("threads", "gloo", "torchrun"):
         out = os.path.join(WORK, f"{label}_{backend}.out.pt")
