@@ -71,6 +71,10 @@ class Bench:
         self.pprun = os.path.join(args.build, "tools", "pprun")
         self.work = tempfile.mkdtemp(prefix="ppc-peer-bench-")
         self.records = []
+        # pprun's process transports: values pickled over Gloo, or tensors by p2p with their
+        # structure on a side channel (gloo-p2p on the CPU, nccl on GPUs); threads: one process.
+        self.ppc_transports = ["gloo", "gloo-p2p", "threads"] if args.device == "cpu" else \
+            ["nccl", "threads"]
         self.shapes = dict(batch=args.batch, seq=args.seq, big_batch=args.big_batch,
                            big_seq=args.big_seq)
         self.env = dict(os.environ, OMP_NUM_THREADS=str(args.threads),
@@ -86,6 +90,14 @@ class Bench:
         (exit codes, peak RSS MB per process, stderr tails)."""
         port = free_port()
         procs = []
+        try:
+            return self._launch(cmds, port, procs, env_extra)
+        finally:  # a failure here must not leave ranks behind
+            for proc, _ in procs:
+                if proc.poll() is None:
+                    proc.kill()
+
+    def _launch(self, cmds, port, procs, env_extra):
         for rank, cmd in enumerate(cmds):
             env = dict(self.env, **(env_extra or {}))
             if len(cmds) > 1:
@@ -131,8 +143,8 @@ class Bench:
         for m in ms if spec.sweep else ms[:1]:
             for train in (False, True):
                 self.peer_run(ctx, m, train, check=m == ms[0])
-                self.ppc_run(ctx, m, train, check=m == ms[0], gloo=True)
-                self.ppc_run(ctx, m, train, check=False, gloo=False)
+                for transport in self.ppc_transports:
+                    self.ppc_run(ctx, m, train, m == ms[0] and transport != "threads", transport)
 
     def split(self, name, spec, model_pt, inputs, m, d, export_error):
         from torch.distributed import pipelining as pp
@@ -192,10 +204,10 @@ class Bench:
                                             [os.path.join(d, f"grads{r}.pt") for r in range(world)]))
         self.emit(**rec)
 
-    def ppc_run(self, ctx, m, train, check, gloo):
+    def ppc_run(self, ctx, m, train, check, transport):
         a = self.args
         world = ctx["spec"].ranks
-        transport = a.backend if gloo else "threads"
+        processes = transport != "threads"
         rec = dict(bench="run", side="ppc", transport=transport, model=ctx["name"], ranks=world,
                    schedule=a.schedule, microbatches=m, train=train)
         if ctx["stages"] is None:
@@ -207,12 +219,14 @@ class Bench:
         cmd = [self.pprun, ctx["stages"], "--inputs", ctx["io"], "--microbatches", str(m),
                "--schedule", a.schedule, "--steps", str(a.steps), "--report", report,
                "--output", out, "--threads-per-rank", str(a.threads)]
-        if a.device == "cuda":  # untested: needs pprun's --device (from the lead)
-            cmd += ["--device", "cuda"] + (["--backend", a.backend] if gloo else [])
+        if processes:
+            cmd += ["--backend", transport]
+        if a.device == "cuda":  # untested here (no GPU in this session)
+            cmd += ["--device", "cuda"]
         if train:
             cmd += ["--train", "--targets", ctx["tgt"], "--loss", ctx["spec"].loss, "--optimizer",
                     "sgd", "--lr", str(a.lr), "--save-grads", grads]
-        codes, rss, errs = self.launch([cmd] * world if gloo else [cmd])
+        codes, rss, errs = self.launch([cmd] * world if processes else [cmd])
         rec["peak_rss_mb"] = rss
         if any(codes):
             rec["error"] = next(e for c, e in zip(codes, errs) if c).strip()

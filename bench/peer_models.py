@@ -30,10 +30,12 @@ GPT2_SHAPES = {
 @contextlib.contextmanager
 def plain_causal_mask(enabled=True):
     """GPT-2 without transformers' vmap-built mask (its eager attention masks on its own)."""
+    if not enabled:
+        yield
+        return
     import transformers.models.gpt2.modeling_gpt2 as mg
     saved = mg.create_causal_mask
-    if enabled:
-        mg.create_causal_mask = lambda *args, **kwargs: None
+    mg.create_causal_mask = lambda *args, **kwargs: None
     try:
         yield
     finally:

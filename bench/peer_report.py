@@ -38,8 +38,8 @@ def correctness_table(records):
     for r in records:
         if r["bench"] != "run" or r["transport"] == "threads":
             continue
-        key = (r["model"], r["side"])
-        row = seen.setdefault(key, {"model": r["model"], "side": r["side"]})
+        side = "peer" if r["side"] == "peer" else f"ppc ({r['transport']})"
+        row = seen.setdefault((r["model"], side), {"model": r["model"], "side": side})
         if "error" in r and "out" not in row and not r["train"]:
             row["out"] = f"failed: {short(r['error'])}"
         if "error" in r and "grad" not in row and r["train"]:
@@ -56,31 +56,37 @@ def correctness_table(records):
 
 
 def run_table(records):
-    rows = ["| model | mode | M | peer step ms | ppc gloo step ms | ppc threads step ms | "
-            "ppc gloo / peer | peer samples/s | ppc gloo samples/s | peak RSS MB per rank "
-            "(peer; ppc gloo; ppc threads, one process) |",
-            "|---|---|---|---|---|---|---|---|---|---|"]
+    """One row per model, mode and M: the peer, then pprun's transports, with step time over
+    the peer's (below 1: ppc is faster)."""
+    names = []
+    for r in records:
+        if r["bench"] == "run" and r["side"] == "ppc" and r["transport"] not in names:
+            names.append(r["transport"])
+    procs = [t for t in names if t != "threads"]
+    rows = ["| model | mode | M | peer step ms | " + " | ".join(f"ppc {t} step ms" for t in names) +
+            " | " + " | ".join(f"ppc {t} / peer" for t in procs) +
+            " | peer samples/s | " + " | ".join(f"ppc {t} samples/s" for t in procs) +
+            " | peak RSS MB per rank: peer; " + "; ".join(f"ppc {t}" for t in names) + " |",
+            "|" + "---|" * (4 + len(names) + 2 * len(procs) + 2)]
     groups = {}
     for r in records:
         if r["bench"] == "run":
             key = (r["model"], "train" if r["train"] else "infer", r["microbatches"])
-            groups.setdefault(key, {})[(r["side"], r["transport"] == "threads")] = r
+            groups.setdefault(key, {})["peer" if r["side"] == "peer" else r["transport"]] = r
+
+    def ok(r):
+        return r is not None and "error" not in r
+
     for (model, mode, m), g in groups.items():
-        peer, gloo, thr = g.get(("peer", False)), g.get(("ppc", False)), g.get(("ppc", True))
-
-        def step(r):
-            return "-" if r is None else cell(r, "step_ms")
-
-        def sps(r):
-            return "-" if r is None or "error" in r else fmt(r["samples_per_s"], 4)
-
-        ratio = "-"
-        if peer and gloo and "error" not in peer and "error" not in gloo:
-            ratio = fmt(gloo["step_ms"] / peer["step_ms"])
-        rss = "; ".join("/".join(fmt(x, 4) for x in (r or {}).get("peak_rss_mb") or []) or "-"
-                        for r in (peer, gloo, thr))
-        rows.append(f"| {model} | {mode} | {m} | {step(peer)} | {step(gloo)} | {step(thr)} | "
-                    f"{ratio} | {sps(peer)} | {sps(gloo)} | {rss} |")
+        peer = g.get("peer")
+        steps = [cell(g[t], "step_ms") if t in g else "-" for t in ["peer"] + names]
+        ratios = [fmt(g[t]["step_ms"] / peer["step_ms"]) if ok(peer) and ok(g.get(t)) else "-"
+                  for t in procs]
+        sps = [fmt(g[t]["samples_per_s"], 4) if ok(g.get(t)) else "-" for t in ["peer"] + procs]
+        rss = "; ".join("/".join(fmt(x, 4) for x in (g.get(t) or {}).get("peak_rss_mb") or [])
+                        or "-" for t in ["peer"] + names)
+        rows.append(f"| {model} | {mode} | {m} | " + " | ".join(steps + ratios + sps) +
+                    f" | {rss} |")
     return "\n".join(rows)
 
 
