@@ -37,7 +37,7 @@ import peer_report  # noqa: E402
 def parse_args():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default=os.path.join(HERE, "..", "build"))
-    ap.add_argument("--models", default="gpt2-12l,gpt2-124m,gpt2-12l-stock,unet-skip,tied-lm,non-tensor")
+    ap.add_argument("--models", default="gpt2-12l,gpt2-12l-stock,unet-skip,tied-lm,non-tensor,gpt2-124m")
     ap.add_argument("--microbatches", default="4,8,16")
     ap.add_argument("--schedule", default="1f1b", choices=["gpipe", "1f1b"])
     ap.add_argument("--steps", type=int, default=3, help="per run; the first is warm-up")
@@ -359,7 +359,8 @@ def main():
     args = parse_args()
     torch.set_num_threads(args.threads)
     bench = Bench(args)
-    bench.emit(bench="setup", torch=torch.__version__, device=args.device, backend=args.backend,
+    import transformers
+    bench.emit(bench="setup", torch=torch.__version__, transformers=transformers.__version__, device=args.device, backend=args.backend,
                schedule=args.schedule, steps=args.steps, threads_per_rank=args.threads,
                cores=os.cpu_count(), shapes=bench.shapes, command=" ".join(sys.argv))
     for name in args.models.split(","):

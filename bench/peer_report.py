@@ -92,7 +92,7 @@ def run_table(records):
 
 def markdown(records):
     setup = records[0]
-    head = (f"torch {setup['torch']}, device {setup['device']}, backend {setup['backend']}, "
+    head = (f"torch {setup['torch']}, transformers {setup.get('transformers')}, device {setup['device']}, backend {setup['backend']}, "
             f"schedule {setup['schedule']}, {setup['steps']} steps a run (first is warm-up), "
             f"{setup['threads_per_rank']} intra-op thread per rank, {setup['cores']} cores; "
             f"command: `{setup['command']}`\n")
