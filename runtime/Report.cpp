@@ -113,9 +113,14 @@ void ppc::rt::writeReport(const std::string &path, const RunSummary &run) {
   for (auto &[stage, ms] : stageMs) {
     double perMb = ms / s.numMicrobatches;
     slowest = std::max(slowest, perMb);
+    const StageWork &w = stageWork[stage];
     stages.push_back({{"stage", stage},
                       {"ms_per_microbatch", perMb},
-                      {"compute_ms_per_microbatch", stageCompute[stage] / s.numMicrobatches}});
+                      {"compute_ms_per_microbatch", stageCompute[stage] / s.numMicrobatches},
+                      {"forward_ms", w.forwardMs},
+                      {"backward_ms", w.backwardMs},
+                      {"input_grad_ms", w.inputGradMs},
+                      {"weight_grad_ms", w.weightGradMs}});
   }
   json ranks = json::array();
   double busyTotal = 0;

@@ -5,6 +5,7 @@ add_library(ppc_runtime STATIC
   ${CMAKE_CURRENT_LIST_DIR}/ThreadTransport.cpp
   ${CMAKE_CURRENT_LIST_DIR}/GlooTransport.cpp
   ${CMAKE_CURRENT_LIST_DIR}/Executor.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/SplitBackward.cpp
   ${CMAKE_CURRENT_LIST_DIR}/Training.cpp
   ${CMAKE_CURRENT_LIST_DIR}/Report.cpp
   ${CMAKE_CURRENT_LIST_DIR}/Pipeline.cpp

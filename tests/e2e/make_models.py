@@ -256,6 +256,17 @@ class GPT2BigVocab(nn.Module):
         return self.lm_head(self.transformer(ids))
 
 
+class GPT2Blocks(nn.Module):
+    """GPT-2 blocks without the word head, so that the blocks are the work (for the bench)."""
+
+    def __init__(self, vocab=1000, d=256, layers=8):
+        super().__init__()
+        self.transformer = GPT2Body(vocab, d, layers, 128)
+
+    def forward(self, ids):
+        return self.transformer(ids)
+
+
 def tokens(n, vocab):
     return torch.randint(0, vocab, (2, n), generator=torch.Generator().manual_seed(7))
 

@@ -67,7 +67,10 @@ def run(args, timeout=180):
 def compile_model(model, splits, name, example=None):
     out = os.path.join(WORK, name)
     extra = ["--example-inputs", example] if example else []
-    proc = run([PPC, model, "--split", splits, "-o", out, "--force"] + extra)
+    # A fresh directory rather than --force: ppc's --force crashes in std::filesystem::remove_all
+    # with the PyPI LibTorch (its own copy of the symbol), which is not what these tests test.
+    shutil.rmtree(out, ignore_errors=True)
+    proc = run([PPC, model, "--split", splits, "-o", out] + extra)
     if proc.returncode != 0:
         raise RuntimeError(f"ppc failed: {proc.stderr}")
     return out
