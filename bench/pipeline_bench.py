@@ -1,16 +1,23 @@
 #!/usr/bin/env python3
-"""Benchmarks of ppc and pprun on the real 12-layer GPT-2 export; prints one JSON object a line.
+"""Benchmarks of ppc and pprun; prints one JSON object a line.
 
 usage: bench/pipeline_bench.py [--build build] [--model ../shared/models/gpt2-12l-lm.pt]
+                               [--only pipeline,zero-bubble,overhead,partition,compile]
 
-- pipeline: 2 stages, 2 Gloo processes with one intra-op thread each, M = 8: measured step time
-  against the ideal (M+S-1)*t_slowest from per-stage times of the same run, and the speedup over
+- pipeline: the real 12-layer GPT-2, 2 stages, 2 Gloo processes with one intra-op thread each,
+  M = 8: measured step time against the lower bound sum_s t_s + (M-1) max_s t_s from the
+  per-stage times of the same run (efficiency = bound / measured <= 1), and the speedup over
   the unpartitioned model in one process with one thread.
+- zero-bubble: training, ZB-H1 against 1F1B: per stage F, B, I and W ms per microbatch (I + W
+  against the fused B), step time and measured bubble; on gpt2-12l-lm (2 stages, M = 8) and on a
+  balanced model (GPT-2 blocks without the word head split in two equal halves, M = 2S).
 - overhead: per-microbatch runtime cost on the threads transport with stages that compute
   almost nothing (M = 64).
-- partition: slowest measured stage of ppc --stages 4 --balance time against brute force over
-  block boundaries, DeepSpeed-style uniform and parameter-count splits, all timed in one
-  process one stage after another; predicted vs measured per-stage and step times.
+- partition: on models whose blocks are the work (GPT-2 blocks without the 50257-word head, and
+  ResNet-50), the slowest measured stage of ppc --stages 4 --balance time against brute force
+  over block boundaries (every block timed as its own stage), DeepSpeed-style uniform and
+  parameter-count splits, all timed one stage after another in one process; predicted vs
+  measured per-stage times.
 - compile: time to partition vs time LibTorch needs to load and save the model.
 Timings are machine-dependent; nothing here is a pass/fail test.
 """
@@ -30,10 +37,14 @@ ap = argparse.ArgumentParser()
 here = os.path.dirname(os.path.abspath(__file__))
 ap.add_argument("--build", default=os.path.join(here, "..", "build"))
 ap.add_argument("--model", default=os.path.join(here, "..", "..", "shared", "models", "gpt2-12l-lm.pt"))
+ap.add_argument("--only", default="pipeline,zero-bubble,overhead,partition,compile")
 args = ap.parse_args()
+ONLY = set(args.only.split(","))
 PPC = os.path.join(args.build, "tools", "ppc")
 PPRUN = os.path.join(args.build, "tools", "pprun")
 work = tempfile.mkdtemp(prefix="ppc-bench-")
+sys.path.insert(0, os.path.join(here, "..", "tests", "e2e"))
+import make_models  # noqa: E402
 
 
 def emit(**record):
@@ -47,104 +58,175 @@ def sh(cmd):
     return proc
 
 
-def compile_stages(name, flags):
+def compile_stages(name, model, flags):
     out = os.path.join(work, name)
-    proc = sh([PPC, args.model, "-o", out, "--force", "--time-passes"] + flags)
+    proc = sh([PPC, model, "-o", out, "--time-passes"] + flags)
     return out, proc
 
 
-def run_report(stages, extra):
-    report = os.path.join(work, os.path.basename(stages) + ".report.json")
+def run_report(stages, io, extra):
+    report = os.path.join(work, os.path.basename(stages) + f".{len(os.listdir(work))}.report.json")
     sh([PPRUN, stages, "--inputs", io, "--report", report] + extra)
     return json.load(open(report))
 
 
+def save_inputs(name, *inputs):
+    path = os.path.join(work, name + ".io.pt")
+    torch.save({"inputs": inputs}, path)
+    return path
+
+
+def plan_times(stdout):
+    """Predicted compute + comm ms per stage from --print-plan."""
+    return [float(m.group(1)) + float(m.group(2))
+            for m in re.finditer(r"^\s+\d+\s+([\d.]+)\s+([\d.]+)", stdout, re.M)]
+
+
 torch.manual_seed(0)
 ids = torch.randint(0, 50257, (8, 64))
-io = os.path.join(work, "batch8.io.pt")
-torch.save({"inputs": (ids,)}, io)
+io = save_inputs("batch8", ids)
 # Example inputs are one microbatch, so that predicted stage times are per microbatch.
-example = os.path.join(work, "example.io.pt")
-torch.save({"inputs": (ids[:1],)}, example)
-example4 = os.path.join(work, "example4.io.pt")
-torch.save({"inputs": (ids[:4],)}, example4)
+example = save_inputs("example", ids[:1])
+two, proc2 = compile_stages("two", args.model, ["--stages", "2", "--example-inputs", example,
+                                                "--print-plan"])
 
-# Unpartitioned, one process, one thread.
-torch.set_num_threads(1)
-model = torch.jit.load(args.model).eval()
-with torch.no_grad():
-    model(ids)
-    times = []
-    for _ in range(5):
-        start = time.perf_counter()
+if "pipeline" in ONLY:
+    # Unpartitioned, one process, one thread.
+    torch.set_num_threads(1)
+    model = torch.jit.load(args.model).eval()
+    with torch.no_grad():
         model(ids)
-        times.append((time.perf_counter() - start) * 1e3)
-baseline_ms = sorted(times)[2]
+        times = []
+        for _ in range(5):
+            start = time.perf_counter()
+            model(ids)
+            times.append((time.perf_counter() - start) * 1e3)
+    baseline_ms = sorted(times)[2]
+    rep = run_report(two, io, ["--nproc", "2", "--microbatches", "8", "--schedule", "1f1b",
+                               "--steps", "5"])
+    emit(bench="pipeline", model=os.path.basename(args.model), stages=2, ranks=2, backend="gloo",
+         microbatches=8, step_ms=rep["step_ms"], bound_ms=rep["bound_ms"], bound=rep["bound"],
+         efficiency=rep["efficiency"], bubble=rep["bubble"], unpartitioned_1thread_ms=baseline_ms,
+         speedup=baseline_ms / rep["step_ms"],
+         per_stage_ms=[s["ms_per_microbatch"] for s in rep["per_stage"]])
+    pred2 = plan_times(proc2.stdout)
+    pred_step = sum(pred2) + (8 - 1) * max(pred2)
+    emit(bench="step_prediction", stages=2, microbatches=8, predicted_step_ms=pred_step,
+         measured_step_ms=rep["step_ms"], error=abs(pred_step - rep["step_ms"]) / rep["step_ms"])
 
-# pipeline: 2 stages over 2 Gloo processes.
-two, proc2 = compile_stages("two", ["--stages", "2", "--example-inputs", example, "--print-plan"])
-rep = run_report(two, ["--nproc", "2", "--microbatches", "8", "--schedule", "1f1b", "--steps", "5"])
-emit(bench="pipeline", model=os.path.basename(args.model), stages=2, ranks=2, backend="gloo",
-     microbatches=8, step_ms=rep["step_ms"], ideal_ms=rep["ideal_ms"],
-     ideal_over_measured=rep["ideal_over_measured"], bubble=rep["bubble"],
-     unpartitioned_1thread_ms=baseline_ms, speedup=baseline_ms / rep["step_ms"],
-     per_stage_ms=[s["ms_per_microbatch"] for s in rep["per_stage"]])
 
-# overhead: near-empty stages on threads.
-sys.path.insert(0, os.path.join(here, "..", "tests", "e2e"))
-import make_models  # noqa: E402
-make_models.export("tuples", "script", work)
-tiny = os.path.join(work, "tiny")
-sh([PPC, os.path.join(work, "tuples_script.pt"), "--split", "layer1:begin", "-o", tiny, "--force"])
-tiny_io = os.path.join(work, "tiny.io.pt")
-torch.save({"inputs": (torch.randn(64, 8),)}, tiny_io)
-tiny_report = os.path.join(work, "tiny.report.json")
-sh([PPRUN, tiny, "--inputs", tiny_io, "--microbatches", "64", "--schedule", "gpipe", "--steps", "20",
-    "--report", tiny_report])
-t = json.load(open(tiny_report))
-emit(bench="overhead", backend="threads", stages=2, microbatches=64,
-     per_microbatch_us=t["step_ms"] * 1e3 / 64,
-     runtime_overhead_us=t["runtime_overhead_ms_per_microbatch"] * 1e3,
-     stage_compute_us=[s["compute_ms_per_microbatch"] * 1e3 for s in t["per_stage"]],
-     note="two stages of 8-wide linears; overhead = step time not spent inside the models on "
-          "the busiest rank, per microbatch")
+def training_compare(label, stages, io, targets, loss, m):
+    """ZB-H1 against 1F1B on 2 Gloo ranks: per-stage action times, step time and bubble."""
+    out = {}
+    for schedule in ("1f1b", "zero-bubble"):
+        rep = run_report(stages, io, ["--nproc", "2", "--microbatches", str(m), "--schedule",
+                                      schedule, "--steps", "4", "--train", "--targets", targets,
+                                      "--loss", loss, "--optimizer", "sgd", "--lr", "0"])
+        out[schedule] = rep
+    fused = [s["backward_ms"] for s in out["1f1b"]["per_stage"]]
+    split = [s["input_grad_ms"] + s["weight_grad_ms"] for s in out["zero-bubble"]["per_stage"]]
+    emit(bench="zero-bubble", model=label, stages=2, ranks=2, microbatches=m,
+         fused_backward_ms=fused, input_plus_weight_grad_ms=split,
+         split_over_fused=[b / a for a, b in zip(fused, split)],
+         forward_ms={k: [s["forward_ms"] for s in r["per_stage"]] for k, r in out.items()},
+         step_ms={k: r["step_ms"] for k, r in out.items()},
+         bubble={k: r["bubble"] for k, r in out.items()},
+         zb_bubble_over_1f1b=out["zero-bubble"]["bubble"] / max(1e-9, out["1f1b"]["bubble"]),
+         efficiency={k: r["efficiency"] for k, r in out.items()})
 
-# partition: chosen vs brute force vs baselines, each stage timed alone on one rank.
-def measured_stage_ms(stages_dir, n):
-    rep = run_report(stages_dir, ["--nproc", "1", "--backend", "threads", "--schedule", "gpipe",
-                                  "--microbatches", "2", "--steps", "4"])
+
+if "zero-bubble" in ONLY:
+    targets = os.path.join(work, "targets8.pt")
+    torch.save(torch.randint(0, 50257, (8, 64)), targets)
+    training_compare(os.path.basename(args.model), two, io, targets, "cross_entropy", 8)
+    # Balanced: GPT-2 blocks without the word head, two equal halves, M = 2S.
+    torch.manual_seed(0)
+    blocks_model = os.path.join(work, "gpt2_blocks.pt")
+    blocks_ids = torch.randint(0, 1000, (4, 128))
+    torch.jit.trace(make_models.GPT2Blocks().eval(), (blocks_ids[:1],)).save(blocks_model)
+    half, _ = compile_stages("blocks_half", blocks_model, ["--split", "transformer.h.4:begin"])
+    blocks_targets = os.path.join(work, "blocks_targets.pt")
+    torch.save(torch.randn(4, 128, 256), blocks_targets)
+    training_compare("gpt2-blocks-8x256 (balanced)", half, save_inputs("blocks4", blocks_ids),
+                     blocks_targets, "mse", 4)
+
+if "overhead" in ONLY:
+    make_models.export("tuples", "script", work)
+    tiny = os.path.join(work, "tiny")
+    sh([PPC, os.path.join(work, "tuples_script.pt"), "--split", "layer1:begin", "-o", tiny])
+    t = run_report(tiny, save_inputs("tiny", torch.randn(64, 8)),
+                   ["--microbatches", "64", "--schedule", "gpipe", "--steps", "20"])
+    emit(bench="overhead", backend="threads", stages=2, microbatches=64,
+         per_microbatch_us=t["step_ms"] * 1e3 / 64,
+         runtime_overhead_us=t["runtime_overhead_ms_per_microbatch"] * 1e3,
+         stage_compute_us=[s["compute_ms_per_microbatch"] * 1e3 for s in t["per_stage"]],
+         note="two stages of 8-wide linears; overhead = step time not spent inside the models "
+              "on the busiest rank, per microbatch")
+
+
+def measured_stage_ms(stages_dir, io):
+    """Each stage's forward ms per microbatch, all stages on one rank one after another."""
+    rep = run_report(stages_dir, io, ["--nproc", "1", "--backend", "threads", "--schedule",
+                                      "gpipe", "--microbatches", "2", "--steps", "4"])
     return [s["ms_per_microbatch"] for s in rep["per_stage"]]
 
-blocks = [f"transformer.h.{i}:begin" for i in range(1, 12)] + ["transformer.ln_f:begin", "lm_head:begin"]
-regions_dir, _ = compile_stages("regions", ["--split", ",".join(blocks)])
-regions = measured_stage_ms(regions_dir, len(blocks) + 1)
-best = min(max(sum(regions[a:b]) for a, b in zip((0,) + cut, cut + (len(regions),)))
-           for cut in itertools.combinations(range(1, len(regions)), 3))
-results = {}
-plan_pred = None
-for name, flags in [("chosen", ["--stages", "4", "--balance", "time", "--example-inputs", example4,
-                                "--print-plan"]),
-                    ("uniform", ["--split", "transformer.h.3:begin,transformer.h.6:begin,transformer.h.9:begin"]),
-                    ("params", ["--stages", "4", "--balance", "params", "--example-inputs", example4])]:
-    d, proc = compile_stages("part_" + name, flags)
-    per = measured_stage_ms(d, 4)
-    results[name] = per
-    if name == "chosen":
-        plan_pred = [float(m.group(1)) + float(m.group(2)) for m in
-                     re.finditer(r"^\s+\d+\s+([\d.]+)\s+([\d.]+)", proc.stdout, re.M)]
-        phases = dict(re.findall(r"^\s+([\w-]+)\s+([\d.]+) ms$", proc.stderr, re.M))
-emit(bench="partition", stages=4, balance="time", chosen_slowest_ms=max(results["chosen"]),
-     brute_force_blocks_slowest_ms=best, chosen_over_brute=max(results["chosen"]) / best,
-     uniform_slowest_ms=max(results["uniform"]), params_slowest_ms=max(results["params"]),
-     chosen_per_stage_ms=results["chosen"], predicted_per_stage_ms=plan_pred,
-     per_stage_prediction_error=[abs(p - m) / m for p, m in zip(plan_pred, results["chosen"])])
-pred2 = [float(m.group(1)) + float(m.group(2)) for m in
-         re.finditer(r"^\s+\d+\s+([\d.]+)\s+([\d.]+)", proc2.stdout, re.M)]
-pred_step = (8 + 2 - 1) * max(pred2)
-emit(bench="step_prediction", stages=2, microbatches=8, predicted_step_ms=pred_step,
-     measured_step_ms=rep["step_ms"], error=abs(pred_step - rep["step_ms"]) / rep["step_ms"])
-emit(bench="compile", load_ms=float(phases.get("load", 0)), emit_ms=float(phases.get("emit", 0)),
-     measure_costs_ms=float(phases.get("measure-costs", 0)),
-     choose_splits_ms=float(phases.get("choose-splits", 0)),
-     partition_over_load_and_save=float(phases.get("choose-splits", 0)) /
-     (float(phases.get("load", 1)) + float(phases.get("emit", 1))))
+
+def partition_evidence(label, model, io, example, blocks, uniform):
+    """Chosen partition vs brute force over block boundaries vs the baselines, 4 stages."""
+    regions_dir, _ = compile_stages(label + "_regions", model, ["--split", ",".join(blocks)])
+    regions = measured_stage_ms(regions_dir, io)
+    cuts_best = min(itertools.combinations(range(1, len(regions)), 3),
+                    key=lambda cut: max(sum(regions[a:b]) for a, b in
+                                        zip((0,) + cut, cut + (len(regions),))))
+    best = max(sum(regions[a:b]) for a, b in zip((0,) + cuts_best, cuts_best + (len(regions),)))
+    brute_dir, _ = compile_stages(label + "_brute", model,
+                                  ["--split", ",".join(blocks[c - 1] for c in cuts_best)])
+    brute = measured_stage_ms(brute_dir, io)
+    results, pred, phases = {}, None, {}
+    for name, flags in [("chosen", ["--stages", "4", "--balance", "time", "--example-inputs",
+                                    example, "--print-plan"]),
+                        ("uniform", ["--split", ",".join(uniform)]),
+                        ("params", ["--stages", "4", "--balance", "params", "--example-inputs",
+                                    example])]:
+        d, proc = compile_stages(f"{label}_{name}", model, flags)
+        results[name] = measured_stage_ms(d, io)
+        if name == "chosen":
+            pred = plan_times(proc.stdout)
+            phases = dict(re.findall(r"^\s+([\w-]+)\s+([\d.]+) ms$", proc.stderr, re.M))
+    emit(bench="partition", model=label, stages=4, balance="time", blocks=len(regions),
+         chosen_slowest_ms=max(results["chosen"]),
+         brute_force_blocks_slowest_ms_summed=best, brute_force_blocks_slowest_ms=max(brute),
+         brute_force_splits=[blocks[c - 1] for c in cuts_best],
+         chosen_over_brute=max(results["chosen"]) / max(brute),
+         uniform_slowest_ms=max(results["uniform"]), params_slowest_ms=max(results["params"]),
+         chosen_per_stage_ms=results["chosen"], brute_per_stage_ms=brute,
+         predicted_per_stage_ms=pred,
+         per_stage_prediction_error=[abs(p - m) / m for p, m in zip(pred, results["chosen"])])
+    return phases
+
+
+if "partition" in ONLY or "compile" in ONLY:
+    torch.manual_seed(0)
+    blocks_model = os.path.join(work, "gpt2_blocks12.pt")
+    b_ids = torch.randint(0, 1000, (4, 128))
+    torch.jit.trace(make_models.GPT2Blocks(layers=12).eval(), (b_ids[:1],)).save(blocks_model)
+    phases = partition_evidence(
+        "gpt2-blocks-12x256", blocks_model, save_inputs("b12", b_ids), save_inputs("b12ex", b_ids[:2]),
+        [f"transformer.h.{i}:begin" for i in range(12)] + ["transformer.ln_f:begin"],
+        [f"transformer.h.{i}:begin" for i in (3, 6, 9)])
+    import torchvision
+    torch.manual_seed(0)
+    resnet = os.path.join(work, "resnet50.pt")
+    images = torch.randn(4, 3, 64, 64)
+    torch.jit.trace(torchvision.models.resnet50(weights=None, num_classes=10).eval(),
+                    (images[:2],)).save(resnet)
+    bottlenecks = [f"layer{l}.{i}:begin" for l, n in ((1, 3), (2, 4), (3, 6), (4, 3))
+                   for i in range(n)] + ["avgpool:begin"]
+    partition_evidence("resnet50", resnet, save_inputs("r50", images), save_inputs("r50ex", images[:2]),
+                       bottlenecks, ["layer2.1:begin", "layer3.1:begin", "layer3.5:begin"])  # 4 blocks each
+    emit(bench="compile", model="gpt2-blocks-12x256", load_ms=float(phases.get("load", 0)),
+         emit_ms=float(phases.get("emit", 0)),
+         measure_costs_ms=float(phases.get("measure-costs", 0)),
+         choose_splits_ms=float(phases.get("choose-splits", 0)),
+         partition_over_load_and_save=float(phases.get("choose-splits", 0)) /
+         (float(phases.get("load", 1)) + float(phases.get("emit", 1))))

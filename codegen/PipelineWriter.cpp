@@ -10,6 +10,7 @@
 
 #include "frontend/Frontend.h"
 #include "ir/Diagnostics.h"
+#include "passes/Partitioner.h"
 
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -66,27 +67,22 @@ std::vector<std::string> stageModules(const Graph &g, int stage) {
   return out;
 }
 
-json stageCost(const Graph &g, int stage) {
+json stageCost(const Graph &g, const StageCost &cost, int stage) {
   double timeMs = 0, flops = 0;
-  int64_t activationBytes = 0, paramBytes = 0;
   for (const auto &op : g.ops()) {
     if (op->stage != stage)
       continue;
     timeMs += op->cost.timeMs;
     flops += op->cost.flops;
   }
-  for (const std::string &name : g.stageInterfaces[stage].parameters)
-    if (const ParamInfo *p = g.paramInfo(name))
-      paramBytes += std::max<int64_t>(0, p->tensor.bytes());
-  for (const Value *v : g.stageInterfaces[stage].outputs)
-    activationBytes += std::max<int64_t>(0, v->tensor.bytes());
+  auto paramBytes = int64_t(cost.paramBytes), activationBytes = int64_t(cost.activationBytes);
   return {{"time_ms", timeMs},
           {"flops", flops},
           {"param_bytes", paramBytes},
           {"activation_bytes", activationBytes}};
 }
 
-json stageEntry(const Graph &g, int k) {
+json stageEntry(const Graph &g, const std::vector<StageCost> &costs, int k) {
   const StageInterface &io = g.stageInterfaces[k];
   json inputs = json::array();
   for (const Value *v : io.inputs) {
@@ -102,7 +98,7 @@ json stageEntry(const Graph &g, int k) {
           {"outputs", outputs},
           {"parameters", io.parameters},
           {"modules", stageModules(g, k)},
-          {"cost", stageCost(g, k)}};
+          {"cost", stageCost(g, costs[k], k)}};
 }
 
 json valuesTable(const Graph &g) {
@@ -136,8 +132,9 @@ std::string ppc::pipelineJson(const Model &model, const Graph &g) {
   for (const Value *v : g.outputs())
     outputs.push_back({{"value", v->name}, {"stage", g.outputStage(*v)}});
   json stages = json::array();
+  std::vector<StageCost> costs = stageCosts(g);
   for (int k = 0; k < g.numStages; ++k)
-    stages.push_back(stageEntry(g, k));
+    stages.push_back(stageEntry(g, costs, k));
   json tied = json::array();
   for (const Tie &t : g.ties)
     tied.push_back({{"parameters", t.parameters}, {"stages", t.stages}});

@@ -64,6 +64,17 @@ double measureLoopbackGBps() {
   return best;
 }
 
+/// --link-gbps, or the measured memory-copy bandwidth, once per compile: the
+/// partitioner and the simulation use the same.
+double linkBandwidth(const CompileOptions &opts) {
+  static double measured = 0;
+  if (opts.linkGbps > 0)
+    return opts.linkGbps;
+  if (measured == 0)
+    measured = measureLoopbackGBps();
+  return measured;
+}
+
 /// Wall time of the compiler's phases, for --time-passes.
 class PhaseTimer {
 public:
@@ -111,17 +122,11 @@ void partitionAutomatically(Model &model, const CompileOptions &opts, bool haveS
   PartitionOptions po;
   po.stages = opts.stages;
   po.fixedSplits = g.splits;
-  po.linkGBps = opts.linkGbps > 0 ? opts.linkGbps : measureLoopbackGBps();
+  po.linkGBps = linkBandwidth(opts);
   po.maxStageBytes = opts.maxStageMb * 1e6;
-  // Activations in flight follow the schedule being simulated (default 1F1B, M = S).
-  llvm::StringRef spec(opts.simulate);
-  llvm::StringRef schedule =
-      spec.empty() || spec.startswith("all") ? "1f1b" : spec.split(':').first;
-  int microbatches = opts.stages;
-  size_t m = spec.find("M=");
-  if (m != llvm::StringRef::npos)
-    spec.drop_front(m + 2).split(':').first.getAsInteger(10, microbatches);
-  po.inFlight = inFlightFor(schedule, microbatches);
+  // Activations in flight follow the schedule being simulated (default 1F1B).
+  SimulateSpec spec = parseSimulateSpec(opts.simulate);
+  po.inFlight = inFlightFor(spec.memorySchedule(), spec.microbatches);
   po.balance = chooseBalance(model, opts, haveShapes, err);
   timer.lap("measure-costs");
   g.splits = choosePartition(g, po);
@@ -176,7 +181,7 @@ int ppc::compileModel(const CompileOptions &opts, llvm::raw_ostream &out, llvm::
   if (!opts.simulate.empty()) {
     if (!partition)
       throw CompileError("--simulate needs a partition", "add --split or --stages");
-    printSimulation(g, opts.simulate, opts.linkGbps > 0 ? opts.linkGbps : 10, out);
+    printSimulation(g, parseSimulateSpec(opts.simulate), linkBandwidth(opts), out);
   }
   if (!opts.dotFile.empty())
     writeDot(graphToString(g), opts.dotFile);

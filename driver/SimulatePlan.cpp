@@ -3,15 +3,16 @@
 // Predicts how a schedule will run before anything is launched: per-stage
 // forward times from the op costs (measured or analytic), backward as twice
 // the forward (the usual ratio for matmul-bound layers), transfers from the
-// bytes crossing each stage's boundary at the link bandwidth, and the
-// activation bytes a microbatch keeps alive per stage; then runs the same
-// schedule generators and simulator that pprun uses.
+// bytes each stage sends (once per consumer) at the link bandwidth, and the
+// activation bytes its ops produce per microbatch, all from stageCosts();
+// then runs the same schedule generators and simulator that pprun uses.
 //
 //===----------------------------------------------------------------------===//
 #include "driver/SimulatePlan.h"
 
 #include "ir/Diagnostics.h"
 #include "passes/CostModel.h"
+#include "passes/Partitioner.h"
 #include "runtime/schedule/Schedule.h"
 
 #include "llvm/ADT/StringExtras.h"
@@ -22,16 +23,10 @@
 
 using namespace ppc;
 
-namespace {
-
-struct SimulateSpec {
-  std::vector<std::string> schedules;
-  int microbatches = 8;
-  int ranks = 0; // 0: one rank per stage
-};
-
-SimulateSpec parseSpec(llvm::StringRef text, int numStages) {
+SimulateSpec ppc::parseSimulateSpec(llvm::StringRef text) {
   SimulateSpec spec;
+  if (text.empty())
+    return spec;
   llvm::SmallVector<llvm::StringRef, 4> parts;
   text.split(parts, ':');
   for (size_t i = 1; i < parts.size(); ++i) {
@@ -46,40 +41,33 @@ SimulateSpec parseSpec(llvm::StringRef text, int numStages) {
     spec.schedules = sched::scheduleNames();
   else
     spec.schedules.push_back(parts[0].str());
-  if (spec.ranks == 0)
-    spec.ranks = numStages;
   return spec;
 }
 
-} // namespace
+std::string SimulateSpec::memorySchedule() const {
+  return schedules.size() == 1 ? schedules.front() : "1f1b";
+}
 
+// The stage table is partitionCosts' (passes/Partitioner.h), so the plan, the
+// simulation and pipeline.json agree on every byte.
 sched::StageCosts ppc::stageCostsForSimulation(const Graph &g, double linkGBps) {
   sched::StageCosts costs;
-  int S = g.numStages;
-  costs.forwardMs.assign(S, 0);
-  costs.sendMs.assign(S, 0);
-  costs.activationBytes.assign(S, 0);
-  for (const auto &op : g.ops())
-    costs.forwardMs[op->stage] += op->cost.timeMs;
-  for (const CrossStageValue &c : g.crossStage) {
-    if (c.producer < 0)
-      continue;
-    double bytes = double(transferBytes(*c.value));
-    costs.sendMs[c.producer] += bytes / (linkGBps * 1e9) * 1e3;
-  }
-  for (int k = 0; k < S; ++k) {
-    for (const Value *v : g.stageInterfaces[k].outputs)
-      costs.activationBytes[k] += std::max<int64_t>(0, v->tensor.bytes());
-    costs.backwardMs.push_back(2 * costs.forwardMs[k]);
-    costs.inputGradMs.push_back(costs.forwardMs[k]);
-    costs.weightGradMs.push_back(costs.forwardMs[k]);
+  for (const StageCost &c : stageCosts(g)) {
+    costs.forwardMs.push_back(c.computeMs);
+    costs.sendMs.push_back(c.sendBytes / (linkGBps * 1e9) * 1e3);
+    costs.activationBytes.push_back(c.activationBytes);
+    costs.backwardMs.push_back(2 * c.computeMs);
+    costs.inputGradMs.push_back(c.computeMs);
+    costs.weightGradMs.push_back(c.computeMs);
   }
   return costs;
 }
 
-void ppc::printSimulation(const Graph &g, llvm::StringRef spec, double linkGBps,
+void ppc::printSimulation(const Graph &g, const SimulateSpec &spec, double linkGBps,
                           llvm::raw_ostream &out) {
-  SimulateSpec s = parseSpec(spec, g.numStages);
+  SimulateSpec s = spec;
+  if (s.ranks == 0)
+    s.ranks = g.numStages;
   sched::StageCosts costs = stageCostsForSimulation(g, linkGBps);
   if (std::all_of(costs.forwardMs.begin(), costs.forwardMs.end(), [](double t) { return t == 0; }))
     throw CompileError("--simulate has no op costs to work with",

@@ -50,40 +50,65 @@ torch::jit::Module loadModule(const std::string &path) {
   }
 }
 
-/// Largest relative difference between two values; nullopt when they differ
-/// in structure, dtype, shape, or exactly-compared content.
-std::optional<double> difference(const c10::IValue &got, const c10::IValue &want) {
-  if (got.isTensor() != want.isTensor())
-    return std::nullopt;
-  if (got.isTensor()) {
-    at::Tensor a = got.toTensor(), b = want.toTensor();
-    if (a.sizes() != b.sizes() || a.scalar_type() != b.scalar_type())
-      return std::nullopt;
-    if (!a.is_floating_point())
-      return torch::equal(a, b) ? std::optional<double>(0.0) : std::nullopt;
-    if (a.numel() == 0)
-      return 0.0;
-    double scale = std::max(1.0, b.abs().max().item<double>());
-    return (a - b).abs().max().item<double>() / scale;
+/// How far one output is from the model's: the largest relative difference of
+/// its floating leaves, or why the two are not equal at all.
+struct Difference {
+  double rel = 0;
+  std::string mismatch; // non-empty: structure, type, content or NaN/Inf
+  bool ok(double tolerance) const { return mismatch.empty() && rel <= tolerance; }
+  void merge(const Difference &d) {
+    rel = std::max(rel, d.rel);
+    if (mismatch.empty())
+      mismatch = d.mismatch;
   }
+};
+
+Difference mismatch(std::string why) { return {0, std::move(why)}; }
+
+int64_t nonFinite(const at::Tensor &t) { return (~torch::isfinite(t)).sum().item<int64_t>(); }
+
+// NaN compares false with everything, so a max over differences would drop
+// it: a non-finite value on either side is a failure of its own.
+Difference tensorDifference(const at::Tensor &a, const at::Tensor &b) {
+  if (a.sizes() != b.sizes() || a.scalar_type() != b.scalar_type())
+    return mismatch("differs in shape or dtype");
+  if (!a.is_floating_point())
+    return torch::equal(a, b) ? Difference() : mismatch("integer tensor differs");
+  if (a.numel() == 0)
+    return {};
+  int64_t badGot = nonFinite(a), badWant = nonFinite(b);
+  if (badGot || badWant)
+    return mismatch(llvm::formatv("holds NaN/Inf ({0} non-finite in the stages, {1} in the model)",
+                                  badGot, badWant)
+                        .str());
+  double scale = std::max(1.0, b.abs().max().item<double>());
+  return {(a - b).abs().max().item<double>() / scale, ""};
+}
+
+Difference difference(const c10::IValue &got, const c10::IValue &want) {
+  if (got.isTensor() != want.isTensor())
+    return mismatch("differs in structure or type");
+  if (got.isTensor())
+    return tensorDifference(got.toTensor(), want.toTensor());
   if ((got.isTuple() || got.isList()) && (want.isTuple() || want.isList())) {
     auto ga = got.isTuple() ? got.toTupleRef().elements().vec() : got.toListRef().vec();
     auto wa = want.isTuple() ? want.toTupleRef().elements().vec() : want.toListRef().vec();
     if (ga.size() != wa.size())
-      return std::nullopt;
-    double worst = 0;
-    for (size_t i = 0; i < ga.size(); ++i) {
-      auto d = difference(ga[i], wa[i]);
-      if (!d)
-        return std::nullopt;
-      worst = std::max(worst, *d);
-    }
+      return mismatch("differs in structure or type");
+    Difference worst;
+    for (size_t i = 0; i < ga.size(); ++i)
+      worst.merge(difference(ga[i], wa[i]));
     return worst;
   }
   std::ostringstream a, b;
   a << got;
   b << want;
-  return a.str() == b.str() ? std::optional<double>(0.0) : std::nullopt;
+  return a.str() == b.str() ? Difference() : mismatch("differs in value");
+}
+
+std::string describe(const Difference &d) {
+  std::string rel = llvm::formatv("max rel diff {0:e2}", d.rel).str();
+  return d.mismatch.empty() ? rel : d.mismatch;
 }
 
 std::vector<c10::IValue> asList(const c10::IValue &v) {
@@ -136,21 +161,18 @@ int ppc::verifyStages(const std::string &modelPath, const std::string &dir,
   if (outputs.size() != want.size())
     throw CompileError("pipeline.json lists " + std::to_string(outputs.size()) +
                        " outputs, the model returns " + std::to_string(want.size()));
-  bool ok = true;
-  double worst = 0;
+  Difference worst;
   for (size_t i = 0; i < outputs.size(); ++i) {
     std::string name = outputs[i].at("value");
-    auto d = difference(env.at(name), want[i]);
-    ok &= d && *d <= tolerance;
-    worst = std::max(worst, d.value_or(INFINITY));
+    Difference d = difference(env.at(name), want[i]);
+    worst.merge(d);
     out << llvm::format("output %zu (%s, stage %d): ", i, name.c_str(),
                         outputs[i].at("stage").get<int>())
-        << (d ? llvm::formatv("max rel diff {0:e2}", *d).str() : "differs in structure or type")
-        << "\n";
+        << describe(d) << "\n";
   }
+  bool ok = worst.ok(tolerance);
   out << (ok ? "ok: " : "FAIL: ") << manifest.at("stages").size()
-      << " stages vs the unpartitioned model, " << llvm::formatv("max rel diff {0:e2}", worst)
-      << "\n";
+      << " stages vs the unpartitioned model, " << describe(worst) << "\n";
   return ok ? 0 : 1;
 }
 

@@ -9,6 +9,7 @@
 
 #include "ir/Diagnostics.h"
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -35,6 +36,28 @@ static void refuseSharedWrites(const Graph &g, const Value &param, const std::se
                            "split so that every reader of '" + param.name + "' is in one stage");
 }
 
+static bool isInTie(const Graph &g, const std::string &name) {
+  for (const Tie &tie : g.ties)
+    if (std::find(tie.parameters.begin(), tie.parameters.end(), name) != tie.parameters.end())
+      return true;
+  return false;
+}
+
+// A parameter read by several stages is copied into each of them; each copy
+// gets only its own stage's share of the gradient, so the copies form a tie
+// group of one name whose gradients the runtime sums, exactly as for names
+// sharing storage. Buffers take no gradient and need no group.
+static void tieSharedParameters(Graph &g,
+                                const std::map<std::string, std::set<int>> &holdersByName) {
+  for (const ParamInfo &info : g.params) {
+    auto it = holdersByName.find(info.name);
+    if (!info.isParameter || it == holdersByName.end() || it->second.size() < 2 ||
+        isInTie(g, info.name))
+      continue;
+    g.ties.push_back({{info.name}, {}});
+  }
+}
+
 unsigned ppc::assignParameters(Graph &g) {
   std::map<std::string, std::set<int>> holdersByName;
   for (const ParamInfo &info : g.params) {
@@ -50,6 +73,7 @@ unsigned ppc::assignParameters(Graph &g) {
   unsigned shared = 0;
   for (auto &[name, holders] : holdersByName)
     shared += holders.size() > 1;
+  tieSharedParameters(g, holdersByName);
   for (Tie &tie : g.ties) {
     std::set<int> stages;
     for (const std::string &name : tie.parameters)

@@ -1,8 +1,9 @@
 //===- passes/AssignParameters.h - Parameter ownership ---------*- C++ -*-===//
 //
 // Gives each stage exactly the parameters and buffers its ops read, and
-// records for every tied group (names sharing one tensor, or tied by the
-// user) the stages that hold a copy, so the runtime can sum their gradients.
+// records for every tied group (names sharing one tensor, tied by the user,
+// or one parameter read by several stages) the stages that hold a copy, so
+// the runtime can sum their gradients.
 // Refuses an op that writes a parameter another stage also reads, since the
 // copies would diverge. Needs op stages and stage interfaces.
 //

@@ -235,7 +235,18 @@ double Roofline::timeMs(double flops, double bytes) const {
   return std::max(flops / (peakGflops * 1e9), bytes / (bandwidthGBps * 1e9)) * 1e3;
 }
 
+// A tuple or list is sent with every tensor inside it; the IR knows those
+// tensors as the inputs of the op that built the container, so the bytes are
+// summed through prim::TupleConstruct and prim::ListConstruct (nested too).
 int64_t ppc::transferBytes(const Value &v) {
+  const Op *def = v.def;
+  if (!v.isTensor() && def &&
+      (def->kind == "prim::TupleConstruct" || def->kind == "prim::ListConstruct")) {
+    int64_t sum = 0;
+    for (const Value *element : def->inputs)
+      sum += transferBytes(*element);
+    return std::max<int64_t>(sum, 8);
+  }
   int64_t b = v.isTensor() ? v.tensor.bytes() : -1;
   return b > 0 ? b : 8;
 }

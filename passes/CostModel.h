@@ -38,8 +38,9 @@ struct CostSummary {
 /// Sets cost.flops, cost.bytes and cost.timeMs of every op.
 CostSummary annotateAnalyticCosts(Graph &g, const Roofline &roofline = {});
 
-/// Bytes of a value when sent between stages: its tensor bytes, or 8 for a
-/// scalar, None, a container or a tensor of unknown shape.
+/// Bytes of a value when sent between stages: its tensor bytes, the bytes of
+/// every element of a tuple or list built in the graph, or 8 for a scalar,
+/// None, a container of unknown contents or a tensor of unknown shape.
 int64_t transferBytes(const Value &v);
 
 } // namespace ppc

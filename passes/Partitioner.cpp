@@ -333,6 +333,20 @@ std::vector<StageCost> ppc::partitionCosts(const Graph &g, const std::vector<uns
   return costs;
 }
 
+std::vector<StageCost> ppc::stageCosts(const Graph &g, const PartitionOptions &opts) {
+  // Stage k starts at its first op; stages are contiguous in program order.
+  std::vector<unsigned> positions;
+  for (int k = 1; k < g.numStages; ++k) {
+    auto first = llvm::find_if(g.ops(), [&](const auto &op) { return op->stage >= k; });
+    positions.push_back(first == g.ops().end() ? unsigned(g.ops().size()) : (*first)->index);
+  }
+  std::vector<StageCost> costs = partitionCosts(g, positions, opts);
+  for (const CrossStageValue &c : g.crossStage)
+    if (c.producer >= 0 && c.producer < int(costs.size()))
+      costs[c.producer].sendBytes += double(transferBytes(*c.value)) * double(c.consumers.size());
+  return costs;
+}
+
 double ppc::partitionObjective(const Graph &g, const std::vector<unsigned> &positions,
                                const PartitionOptions &opts) {
   double slowest = 0;

@@ -71,6 +71,7 @@ struct StageCost {
   double paramCount = 0;       // their elements
   double activationBytes = 0;  // tensors its ops produce, views excluded
   double boundaryBytesOut = 0; // values live across its end
+  double sendBytes = 0;        // values it sends, once per consumer (stageCosts only)
   double memoryBytes = 0;      // params + activations x microbatches in flight
   double totalMs() const { return computeMs + commMs; }
 };
@@ -78,6 +79,12 @@ struct StageCost {
 /// Per-stage costs of splitting at `positions` (sorted op indices).
 std::vector<StageCost> partitionCosts(const Graph &g, const std::vector<unsigned> &positions,
                                       const PartitionOptions &opts);
+
+/// Per-stage costs of a partitioned graph (every op has its stage; cross-stage
+/// values found). The one definition of a stage's time, parameter,
+/// activation and boundary bytes that the plan, the schedule simulation and
+/// pipeline.json share.
+std::vector<StageCost> stageCosts(const Graph &g, const PartitionOptions &opts = {});
 
 /// The value the partitioner minimises for one stage: param bytes for
 /// Balance::Params, else compute + communication milliseconds.

@@ -9,6 +9,7 @@
 #include "runtime/Executor.h"
 
 #include "runtime/Microbatch.h"
+#include "runtime/SplitBackward.h"
 #include "support/ErrorText.h"
 
 #include <torch/torch.h>
@@ -196,36 +197,33 @@ void Executor::backward(int stage, int mb) {
   saved.erase({stage, mb});
 }
 
+std::vector<at::Tensor> Executor::gradParameters(int stage) {
+  std::vector<at::Tensor> params;
+  for (const at::Tensor &p : modules.at(stage).parameters())
+    if (p.requires_grad())
+      params.push_back(p);
+  return params;
+}
+
+// I and W run disjoint parts of the autograd graph (runtime/SplitBackward.h),
+// so no node of the graph runs in both.
 void Executor::inputGrad(int stage, int mb) {
   Saved &record = saved.at({stage, mb});
   gatherRoots(stage, mb, record);
   std::vector<at::Tensor> leaves = gradLeaves(record.inputLeaves);
   std::vector<at::Tensor> grads(leaves.size());
-  if (!record.roots.empty() && !leaves.empty())
+  if (!record.roots.empty())
     grads = timedCompute([&] {
-      return torch::autograd::grad(record.roots, leaves, record.rootGrads, /*retain_graph=*/true,
-                                   /*create_graph=*/false, /*allow_unused=*/true);
+      return backwardInput(record.roots, record.rootGrads, leaves, gradParameters(stage),
+                           record.frontier);
     });
   sendInputGrads(stage, mb, record, grads);
 }
 
 void Executor::weightGrad(int stage, int mb) {
   Saved &record = saved.at({stage, mb});
-  std::vector<at::Tensor> params;
-  for (const at::Tensor &p : modules.at(stage).parameters())
-    if (p.requires_grad())
-      params.push_back(p);
-  if (!record.roots.empty() && !params.empty()) {
-    auto grads = timedCompute([&] {
-      return torch::autograd::grad(record.roots, params, record.rootGrads,
-                                   /*retain_graph=*/false, /*create_graph=*/false,
-                                   /*allow_unused=*/true);
-    });
-    for (size_t i = 0; i < params.size(); ++i)
-      if (grads[i].defined())
-        params[i].mutable_grad() =
-            params[i].grad().defined() ? params[i].grad() + grads[i] : grads[i];
-  }
+  if (record.frontier)
+    timedCompute([&] { backwardWeight(*record.frontier); });
   saved.erase({stage, mb});
 }
 

@@ -50,6 +50,8 @@ struct StepData {
   std::vector<double> shares;                   // rows of each microbatch / batch
 };
 
+struct WeightFrontier; // runtime/SplitBackward.h
+
 class Executor {
 public:
   Executor(const Manifest &manifest, Transport &transport, bool training, LossSpec loss,
@@ -77,6 +79,7 @@ private:
     std::vector<c10::IValue> outputs;
     at::Tensor loss;
     std::vector<at::Tensor> roots, rootGrads; // kept from I for W
+    std::shared_ptr<WeightFrontier> frontier; // what I leaves for W
   };
 
   int rankOf(int stage) const { return stage % transport.worldSize(); }
@@ -86,6 +89,7 @@ private:
   void backward(int stage, int mb);
   void inputGrad(int stage, int mb);
   void weightGrad(int stage, int mb);
+  std::vector<at::Tensor> gradParameters(int stage);
   at::Tensor lossOf(const c10::IValue &output, const at::Tensor &target, double share);
   c10::IValue receive(const std::string &key, int src);
   void send(const std::string &key, int dst, const c10::IValue &value);

@@ -1,9 +1,9 @@
 //===- runtime/Report.cpp - Report, trace and result files ----------------===//
 //
-// The ideal bound uses the slowest stage's measured time per microbatch (its
-// F, plus B or I+W when training) from the same run, so it needs no separate
-// calibration. Steps after the first are averaged when there are several,
-// the first being warm-up.
+// The bound uses each stage's measured work per microbatch (F, and B or I
+// and W when training; waits for other ranks excluded) from the same run, so
+// it needs no separate calibration. Steps after the first are averaged when
+// there are several, the first being warm-up.
 //
 //===----------------------------------------------------------------------===//
 #include "runtime/Report.h"
@@ -36,6 +36,46 @@ static std::vector<const StepRecord *> measuredSteps(const RunSummary &run) {
   return out;
 }
 
+// Rank r's stages Q (lowest s0, highest s1) cannot start before microbatch 0
+// has passed the stages before s0, must do all M microbatches of their own
+// work, and, forward only, must let the last microbatch pass the stages after
+// s1; in training, the last gradient still has to pass back through the
+// stages before s0 (its I chain, when W is split off and may run last).
+// With one stage per rank and no training: sum_s F_s + (M-1) max_s F_s.
+double ppc::rt::stepBoundMs(const sched::Schedule &s, const std::map<int, StageWork> &work) {
+  auto at = [&](int stage) {
+    auto it = work.find(stage);
+    return it == work.end() ? StageWork() : it->second;
+  };
+  double m = s.numMicrobatches, bound = 0;
+  for (int r = 0; r < s.numRanks; ++r) {
+    int s0 = r, s1 = r;
+    double own = 0, ownFI = 0;
+    for (int k = r; k < s.numStages; k += s.numRanks) {
+      StageWork w = at(k);
+      own += w.forwardMs + w.backwardMs + w.inputGradMs + w.weightGradMs;
+      ownFI += w.forwardMs + w.backwardMs + w.inputGradMs;
+      s1 = k;
+    }
+    double before = 0, after = 0, gradBefore = 0; // B, or I when split
+    for (int k = 0; k < s0; ++k) {
+      before += at(k).forwardMs;
+      gradBefore += at(k).backwardMs + at(k).inputGradMs;
+    }
+    for (int k = s1 + 1; k < s.numStages; ++k)
+      after += at(k).forwardMs;
+    double lb = before + m * own + (s.training ? 0 : after);
+    if (s.training) {
+      bool split = std::any_of(s.ranks[r].begin(), s.ranks[r].end(), [](const sched::Action &a) {
+        return a.kind == sched::ActionKind::WeightGrad;
+      });
+      lb = split ? std::max(lb, before + m * ownFI + gradBefore) : lb + gradBefore;
+    }
+    bound = std::max(bound, lb);
+  }
+  return bound;
+}
+
 void ppc::rt::writeReport(const std::string &path, const RunSummary &run) {
   const sched::Schedule &s = *run.schedule;
   auto steps = measuredSteps(run);
@@ -43,6 +83,7 @@ void ppc::rt::writeReport(const std::string &path, const RunSummary &run) {
   std::vector<double> busy(s.numRanks, 0);
   std::map<int, double> stageMs;      // per stage, summed over microbatches
   std::map<int, double> stageCompute; // the part inside the model
+  std::map<int, StageWork> stageWork; // per microbatch, by action kind
   std::vector<double> rankCompute(s.numRanks, 0);
   for (const StepRecord *step : steps) {
     stepMs += step->stepMs / steps.size();
@@ -55,7 +96,14 @@ void ppc::rt::writeReport(const std::string &path, const RunSummary &run) {
             waited += x.endMs - x.startMs;
         double work = t.endMs - t.startMs - waited;
         busy[r] += work / steps.size();
-        stageMs[s.ranks[r][i].stage] += work / steps.size();
+        const sched::Action &a = s.ranks[r][i];
+        stageMs[a.stage] += work / steps.size();
+        double perMb = work / steps.size() / s.numMicrobatches;
+        StageWork &sw = stageWork[a.stage];
+        (a.kind == sched::ActionKind::Forward     ? sw.forwardMs
+         : a.kind == sched::ActionKind::Backward  ? sw.backwardMs
+         : a.kind == sched::ActionKind::InputGrad ? sw.inputGradMs
+                                                  : sw.weightGradMs) += perMb;
         stageCompute[s.ranks[r][i].stage] += t.computeMs / steps.size();
         rankCompute[r] += t.computeMs / steps.size();
       }
@@ -65,9 +113,14 @@ void ppc::rt::writeReport(const std::string &path, const RunSummary &run) {
   for (auto &[stage, ms] : stageMs) {
     double perMb = ms / s.numMicrobatches;
     slowest = std::max(slowest, perMb);
+    const StageWork &w = stageWork[stage];
     stages.push_back({{"stage", stage},
                       {"ms_per_microbatch", perMb},
-                      {"compute_ms_per_microbatch", stageCompute[stage] / s.numMicrobatches}});
+                      {"compute_ms_per_microbatch", stageCompute[stage] / s.numMicrobatches},
+                      {"forward_ms", w.forwardMs},
+                      {"backward_ms", w.backwardMs},
+                      {"input_grad_ms", w.inputGradMs},
+                      {"weight_grad_ms", w.weightGradMs}});
   }
   json ranks = json::array();
   double busyTotal = 0;
@@ -75,7 +128,7 @@ void ppc::rt::writeReport(const std::string &path, const RunSummary &run) {
     busyTotal += busy[r];
     ranks.push_back({{"rank", r}, {"busy_ms", busy[r]}, {"idle_ms", stepMs - busy[r]}});
   }
-  double ideal = (s.numMicrobatches + s.numStages - 1) * slowest;
+  double bound = stepBoundMs(s, stageWork);
   json losses = json::array();
   for (const StepRecord &step : run.steps)
     losses.push_back(step.loss);
@@ -90,8 +143,13 @@ void ppc::rt::writeReport(const std::string &path, const RunSummary &run) {
       {"step_ms", stepMs},
       {"samples_per_s", stepMs > 0 ? run.batch * 1000.0 / stepMs : 0},
       {"bubble", stepMs > 0 ? 1 - busyTotal / (s.numRanks * stepMs) : 0},
-      {"ideal_ms", ideal},
-      {"ideal_over_measured", stepMs > 0 ? ideal / stepMs : 0},
+      // No schedule of these stage times can take less: a lower bound, not a target.
+      {"bound_ms", bound},
+      {"bound", s.training ? "max_r [sum_{s<s0(r)} F_s + M sum_{s on r} (F_s+B_s) + sum_{s<s0(r)} "
+                             "B_s] (I chain only when W is split)"
+                           : "max_r [sum_{s<s0(r)} F_s + M sum_{s on r} F_s + sum_{s>s1(r)} F_s] "
+                             "= sum_s F_s + (M-1) max_s F_s with one stage per rank"},
+      {"efficiency", stepMs > 0 ? bound / stepMs : 0},
       {"slowest_stage_ms_per_microbatch", slowest},
       // Wall time not spent inside the models on the busiest rank, per microbatch.
       {"runtime_overhead_ms_per_microbatch",

@@ -1,9 +1,10 @@
 //===- runtime/Report.h - Report, trace and result files --------*- C++ -*-===//
 //
 // What rank 0 writes after a run besides the outputs: the report JSON (step
-// time, throughput, busy and idle per rank, measured bubble, the ideal (M+S-1)*t_slowest bound,
-// peak memory) and a Chrome trace (one track per rank, a span per action and per wait for another
-// rank).
+// time, throughput, busy and idle per rank, measured bubble, the lower bound
+// on the step time from the measured stage times and its ratio to the
+// measured step (efficiency <= 1), peak memory) and a Chrome trace (one track
+// per rank, a span per action and per wait for another rank).
 //
 //===----------------------------------------------------------------------===//
 #ifndef PPC_RUNTIME_REPORT_H
@@ -11,6 +12,7 @@
 
 #include "runtime/Executor.h"
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -32,6 +34,17 @@ struct RunSummary {
   double peakRssMb = 0;
   std::vector<std::string> devices; // per rank: "cpu" or "cuda:0 (NVIDIA H100 ...)"
 };
+
+/// One stage's measured work per microbatch, by action kind.
+struct StageWork {
+  double forwardMs = 0, backwardMs = 0, inputGradMs = 0, weightGradMs = 0;
+};
+
+/// The least step time any schedule can reach with these stage times (no
+/// communication cost): sum_s F_s + (M-1) max_s F_s forward only with one
+/// stage per rank; per rank, the work before its first stage, all of its own
+/// work and the gradient's way back when training.
+double stepBoundMs(const sched::Schedule &s, const std::map<int, StageWork> &work);
 
 void writeReport(const std::string &path, const RunSummary &run);
 void writeTrace(const std::string &path, const RunSummary &run);

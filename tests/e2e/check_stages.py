@@ -41,6 +41,10 @@ def compare(got, want, tol):
             if not torch.equal(x, y):
                 return False, f"leaf {i}: integer tensor differs"
             continue
+        # max() drops NaN (every comparison with it is false): non-finite values fail on their own.
+        bad_x, bad_y = int((~x.isfinite()).sum()), int((~y.isfinite()).sum())
+        if bad_x or bad_y:
+            return False, f"leaf {i}: holds NaN/Inf ({bad_x} in the stages, {bad_y} in the model)"
         if x.numel():
             scale = max(1.0, y.abs().max().item())
             worst = max(worst, (x - y).abs().max().item() / scale)

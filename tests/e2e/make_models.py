@@ -201,6 +201,20 @@ class TiedLM(nn.Module):
         return self.head(self.body(self.emb(ids)))
 
 
+class ReusedWeightLM(nn.Module):
+    """The output projection reads the embedding's weight directly, under its one name."""
+
+    def __init__(self, vocab=50, d=16):
+        super().__init__()
+        self.emb = nn.Embedding(vocab, d)
+        self.body = nn.Sequential(nn.Linear(d, d), nn.Tanh(), nn.Linear(d, d), nn.Tanh())
+        self.norm = nn.LayerNorm(d)
+
+    def forward(self, ids):
+        h = self.norm(self.body(self.emb(ids)))
+        return h @ self.emb.weight.t()
+
+
 class GPT2Block(nn.Module):
     def __init__(self, d):
         super().__init__()
@@ -242,6 +256,17 @@ class GPT2BigVocab(nn.Module):
         return self.lm_head(self.transformer(ids))
 
 
+class GPT2Blocks(nn.Module):
+    """GPT-2 blocks without the word head, so that the blocks are the work (for the bench)."""
+
+    def __init__(self, vocab=1000, d=256, layers=8):
+        super().__init__()
+        self.transformer = GPT2Body(vocab, d, layers, 128)
+
+    def forward(self, ids):
+        return self.transformer(ids)
+
+
 def tokens(n, vocab):
     return torch.randint(0, vocab, (2, n), generator=torch.Generator().manual_seed(7))
 
@@ -270,6 +295,8 @@ MODELS = {
                  [("l1:begin", 2), ("l2:begin", 2)]),
     "tied": (TiedLM, lambda: (tokens(8, 50),), ("script", "trace"),
              [("body.2:begin,head:begin", 3)]),
+    "reused": (ReusedWeightLM, lambda: (tokens(8, 50),), ("script", "trace"),
+               [("body.2:begin,norm:begin", 3)]),
     # Automatic partitioning (--stages N with example inputs): "auto:N" cases.
     "gpt2_bigvocab": (GPT2BigVocab, lambda: (tokens(32, 50257),), ("trace",),
                       [("auto:4", 4), ("auto:2", 2)]),

@@ -21,20 +21,38 @@ struct Check {
   int count = 1;
 };
 
-std::vector<Check> parseChecks(llvm::StringRef checks) {
+/// The kind of a CHECK line and its repeat count; false for a kind this
+/// FileCheck does not implement (CHECK-DAG, CHECK-LABEL, a typo), which would
+/// otherwise be skipped and let the test pass without checking anything.
+bool parseKind(llvm::StringRef kind, Check &c) {
+  if (kind.consume_front("CHECK-COUNT-")) {
+    c.kind = "CHECK-COUNT";
+    return !kind.getAsInteger(10, c.count) && c.count > 0;
+  }
+  c.kind = kind.str();
+  return kind == "CHECK" || kind == "CHECK-NEXT" || kind == "CHECK-SAME" || kind == "CHECK-NOT";
+}
+
+/// The CHECK lines in order; an error names a malformed or unknown one.
+std::vector<Check> parseChecks(llvm::StringRef checks, std::string &error) {
   std::vector<Check> out;
   llvm::SmallVector<llvm::StringRef, 16> lines;
   checks.split(lines, '\n');
   for (llvm::StringRef line : lines) {
     line = line.trim();
-    size_t colon = line.find(": ");
-    if (!line.startswith("CHECK") || colon == llvm::StringRef::npos)
+    if (!line.startswith("CHECK"))
       continue;
-    Check c{line.take_front(colon).str(), line.drop_front(colon + 2).str()};
-    llvm::StringRef kind = c.kind;
-    if (kind.consume_front("CHECK-COUNT-")) {
-      c.count = std::stoi(kind.str());
-      c.kind = "CHECK-COUNT";
+    auto [kind, pattern] = line.split(':');
+    Check c;
+    if (kind.size() == line.size() || !parseKind(kind, c)) {
+      error = "unknown or malformed check line '" + line.str() + "'";
+      return {};
+    }
+    pattern.consume_front(" ");
+    c.pattern = pattern.str();
+    if (c.pattern.empty()) {
+      error = "check line '" + line.str() + "' has no pattern";
+      return {};
     }
     out.push_back(c);
   }
@@ -53,7 +71,10 @@ std::string failure(const Check &c, const std::string &why, const std::string &t
   llvm::StringRef(text).split(lines, '\n');
   size_t pos = 0; // first line not yet consumed
   std::vector<const Check *> pendingNots;
-  std::vector<Check> all = parseChecks(checks);
+  std::string error;
+  std::vector<Check> all = parseChecks(checks, error);
+  if (!error.empty())
+    return ::testing::AssertionFailure() << error;
   if (all.empty())
     return ::testing::AssertionFailure() << "no CHECK lines";
   auto notsHold = [&](size_t from, size_t to) -> const Check * {

@@ -47,3 +47,20 @@ TEST(FileCheck, NotBetweenMatches) {
   EXPECT_FALSE(fileCheck("a\nb\nc\n", "CHECK: a\nCHECK-NOT: b\nCHECK: c"));
   EXPECT_FALSE(fileCheck("a\nb\nc\n", "CHECK: a\nCHECK-NEXT: c"));
 }
+
+TEST(FileCheck, UnknownCheckKindIsAnError) {
+  // An unimplemented kind must fail, not be skipped (the text has no "z").
+  auto r = fileCheck("a\nb\n", "CHECK: a\nCHECK-DAG: z");
+  EXPECT_FALSE(r);
+  EXPECT_NE(std::string(r.message()).find("unknown or malformed check line 'CHECK-DAG: z'"),
+            std::string::npos);
+  EXPECT_FALSE(fileCheck("a\n", "CHECK-NXET: a"));
+  EXPECT_FALSE(fileCheck("a\n", "CHECK-COUNT-0: a"));
+  EXPECT_FALSE(fileCheck("a\n", "CHECK a"));
+  EXPECT_FALSE(fileCheck("a\n", "CHECK-NEXT:"));
+}
+
+TEST(FileCheck, CountMatchesConsecutiveLines) {
+  EXPECT_TRUE(fileCheck("a\nb\nb\nc\n", "CHECK: a\nCHECK-COUNT-2: b\nCHECK-NEXT: c"));
+  EXPECT_FALSE(fileCheck("a\nb\nc\nb\n", "CHECK: a\nCHECK-COUNT-2: b"));
+}

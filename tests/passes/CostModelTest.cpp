@@ -215,3 +215,17 @@ TEST(CostModel, TransferBytesCountScalarsAsEightBytes) {
   EXPECT_EQ(transferBytes(*g->inputs()[1]), 8);
   EXPECT_EQ(transferBytes(*g->inputs()[2]), 8);
 }
+
+TEST(CostModel, TransferBytesCountEveryTensorInsideTuplesAndLists) {
+  // GPT-2's presents: a tuple of (key, value) tuples crosses the boundary whole.
+  auto g = parseOrFail(R"(graph(%k : Tensor:float32[2,4,8], %v : Tensor:float32[2,4,8], %n : int) {
+  %v0 : (Tensor, Tensor) = prim::TupleConstruct(%k, %v)
+  %v1 : Tensor[] = prim::ListConstruct(%k, %v, %k)
+  %v2 : ((Tensor, Tensor), Tensor[], int) = prim::TupleConstruct(%v0, %v1, %n)
+  return (%v2)
+})");
+  const Op &pair = *g->ops()[0], &list = *g->ops()[1], &nested = *g->ops()[2];
+  EXPECT_EQ(transferBytes(*pair.results[0]), 2 * 4 * 64);
+  EXPECT_EQ(transferBytes(*list.results[0]), 3 * 4 * 64);
+  EXPECT_EQ(transferBytes(*nested.results[0]), 5 * 4 * 64 + 8);
+}

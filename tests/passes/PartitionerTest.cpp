@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 #include "passes/Partitioner.h"
 #include "ir/Diagnostics.h"
+#include "passes/CrossStageValues.h"
 #include "passes/PartitionPlan.h"
 #include "passes/PlaceSplits.h"
 #include "tests/ir/FileCheck.h"
@@ -490,4 +491,38 @@ TEST(Partitioner, ParameterSplitBalancesParameterBytes) {
   opts.linkGBps = 0;
   EXPECT_DOUBLE_EQ(partitionObjective(*g, splitPositions(*g, parameterSplit(*g, 3)), opts),
                    bruteForce(*g, opts));
+}
+
+TEST(Partitioner, StageCostsOfAPartitionedGraphAreItsPartitionCosts) {
+  // A tuple built in stage 0 goes to stages 1 and 2: sent twice, with both tensors.
+  auto g = parseOrFail(R"(graph(%x : Tensor:float32[4,8]) {
+stage 0:
+  %v0 : Tensor:float32[4,8] = aten::relu(%x) @a
+  %v1 : Tensor:float32[4,8] = aten::tanh(%x) @a
+  %v2 : (Tensor, Tensor) = prim::TupleConstruct(%v0, %v1) @a
+stage 1:
+  %v3 : Tensor:float32[4,8] = aten::sigmoid(%v0) @b
+  %v4 : int = aten::len(%v2) @b
+stage 2:
+  %v5 : Tensor = aten::add(%v3, %v2) @c
+  return (%v5)
+}
+)");
+  annotateAnalyticCosts(*g);
+  findCrossStageValues(*g);
+  PartitionOptions opts;
+  std::vector<StageCost> got = stageCosts(*g, opts);
+  std::vector<StageCost> want = partitionCosts(*g, {3, 5}, opts);
+  ASSERT_EQ(got.size(), 3u);
+  for (size_t k = 0; k < 3; ++k) {
+    EXPECT_DOUBLE_EQ(got[k].computeMs, want[k].computeMs);
+    EXPECT_DOUBLE_EQ(got[k].activationBytes, want[k].activationBytes);
+    EXPECT_DOUBLE_EQ(got[k].boundaryBytesOut, want[k].boundaryBytesOut);
+  }
+  EXPECT_DOUBLE_EQ(got[0].activationBytes, 2 * 128); // the tuple allocates nothing
+  EXPECT_DOUBLE_EQ(got[0].boundaryBytesOut, 128 + 256);
+  EXPECT_DOUBLE_EQ(got[0].sendBytes, 128 + 2 * 256); // v0 to stage 1; the tuple to 1 and 2
+  EXPECT_DOUBLE_EQ(got[1].boundaryBytesOut, 256 + 128);
+  EXPECT_DOUBLE_EQ(got[1].sendBytes, 128);
+  EXPECT_DOUBLE_EQ(got[2].sendBytes, 0);
 }

@@ -2,7 +2,7 @@
 """pprun against the unpartitioned model, measured with the venv's torch.
 
 usage: runtime_test.py PART PPC PPRUN DATA_DIR WORK_DIR
-PART: inference-threads | inference-gloo | training | faults
+PART: inference-threads | inference-gloo | training | tied | faults
 Inference must equal the model (max rel diff <= 1e-5); one training step's gradients must equal
 PyTorch autograd on the whole batch (rel <= 1e-4); several SGD steps must reduce the loss as
 PyTorch does. Prints one line per case and 'N passed, N failed' at the end.
@@ -53,6 +53,8 @@ def rel_diff(got, want):
             return float("inf")
         elif not x.is_floating_point():
             worst = max(worst, 0.0 if torch.equal(x, y) else float("inf"))
+        elif not (x.isfinite().all() and y.isfinite().all()):
+            return float("nan")  # max() would drop a NaN difference
         elif x.numel():
             worst = max(worst, (x - y).abs().max().item() / max(1.0, y.abs().max().item()))
     return worst
@@ -82,12 +84,15 @@ def batch_io(model, inputs, name):
 
 
 def check_inference(name, stages, io, reference, extra):
+    """Runs pprun and compares; returns the --print-schedule grid it printed (None on failure)."""
     out = os.path.join(WORK, name.replace(" ", "_") + ".out.pt")
-    proc = run([PPRUN, stages, "--inputs", io, "--output", out] + extra)
+    proc = run([PPRUN, stages, "--inputs", io, "--output", out, "--print-schedule"] + extra)
     if proc.returncode != 0:
-        return report(name, False, proc.stderr.strip().splitlines()[-1:])
+        report(name, False, proc.stderr.strip().splitlines()[-1:])
+        return None
     d = rel_diff(torch.load(out), reference)
     report(name, d <= 1e-5, f"max rel diff {d:.1e}")
+    return proc.stdout
 
 
 def gpt2_batch8():
@@ -95,11 +100,27 @@ def gpt2_batch8():
     return batch_io(GPT2, (ids,), "gpt2_b8")
 
 
-def schedules_for(stages):
-    """(schedule, ranks) pairs that fit S stages: one stage per rank, or two per rank."""
-    cases = [(s, stages) for s in ("gpipe", "1f1b", "zero-bubble")]
-    if stages % 2 == 0 and stages >= 4:
-        cases += [(s, stages // 2) for s in ("interleaved-1f1b", "looped-bfs")]
+def schedule_file(name, ranks):
+    """A custom forward action list: rank r's lists, written for --schedule FILE."""
+    path = os.path.join(WORK, name + ".sched")
+    with open(path, "w") as f:
+        f.write("".join(f"rank {r}: {','.join(actions)}\n" for r, actions in enumerate(ranks)))
+    return path
+
+
+def inference_schedules(n_stages, m):
+    """Distinct forward action lists for S stages and M microbatches, as (label, schedule,
+    ranks). Without training every built-in schedule is its forward order, so gpipe, 1f1b and
+    zero-bubble are one list: run it once, plus orders that differ from it."""
+    cases = [("gpipe", "gpipe", n_stages)]
+    reverse = [[f"{st}F{mb}" for mb in reversed(range(m))] for st in range(n_stages)]
+    cases.append(("reversed-microbatches", schedule_file(f"rev_{n_stages}_{m}", reverse), n_stages))
+    if n_stages == 4:
+        depth_first = [[f"{st}F{mb}" for mb in range(m) for st in (r, r + 2)] for r in range(2)]
+        cases += [("stage-by-stage", "gpipe", 2),
+                  ("depth-first", schedule_file(f"depth_{m}", depth_first), 2)]
+        if m >= 4:  # with M < 2N its rounds are the stage-by-stage order
+            cases.append(("interleaved-1f1b", "interleaved-1f1b", 2))
     return cases
 
 
@@ -108,14 +129,23 @@ def inference(backend):
     for n_stages, splits in [(2, "transformer.h.2:begin"),
                              (4, "transformer.h.1:begin,transformer.h.2:begin,transformer.h.3:begin")]:
         stages = compile_model(GPT2, splits, f"gpt2_{n_stages}")
-        for schedule, ranks in schedules_for(n_stages):
-            if backend != "threads" and ranks != 2:
-                continue
-            for m in (1, 2, 3, 8):
+        for m in (1, 2, 3, 8):
+            grids = {}
+            for label, schedule, ranks in inference_schedules(n_stages, m):
+                if backend != "threads" and ranks != 2:
+                    continue
+                if m == 1 and label != "gpipe" and label != "stage-by-stage":
+                    continue  # one microbatch has one order
                 extra = ["--microbatches", str(m), "--schedule", schedule, "--nproc", str(ranks),
                          "--backend", backend]
-                check_inference(f"gpt2 S={n_stages} N={ranks} {schedule} M={m} {backend}",
-                                stages, io, ref, extra)
+                grid = check_inference(f"gpt2 S={n_stages} N={ranks} {label} M={m} {backend}",
+                                       stages, io, ref, extra)
+                grids.setdefault(ranks, []).append(grid)
+            for ranks, listed in grids.items():
+                if len(listed) > 1:
+                    report(f"gpt2 S={n_stages} N={ranks} M={m}: the schedules run are distinct",
+                           None not in listed and len(set(listed)) == len(listed),
+                           f"{len(set(listed))} distinct of {len(listed)}")
     # A U-Net (skips over several stages) and a model passing tuples and ints.
     for name, kind, splits, m in [("unet", "script", "down2:begin,bottom:begin,up2:begin", 2),
                                   ("tuples", "script", "layer1:begin", 3)]:
@@ -152,9 +182,13 @@ def reference_grads(model, inputs, targets, steps=1, lr=0.0):
     return grads, losses
 
 
-def compare_grads(got, want):
+def param_diff(got, want):
+    """Largest relative difference over {name: tensor} dicts; NaN/Inf and missing names fail."""
     if set(got) != set(want):
         return float("inf"), f"names differ: {sorted(set(got) ^ set(want))[:4]}"
+    bad = [n for n, g in got.items() if not (g.isfinite().all() and want[n].isfinite().all())]
+    if bad:
+        return float("nan"), f"NaN/Inf in {bad[:4]}"
     worst = max((g - want[n]).abs().max().item() / max(1e-12, want[n].abs().max().item())
                 for n, g in got.items())
     return worst, f"max rel diff {worst:.1e} over {len(got)} parameters"
@@ -172,6 +206,7 @@ def training():
         stages = compile_model(model, four, label + "_train4")
         for schedule, ranks, backend in [("gpipe", 4, "threads"), ("1f1b", 4, "threads"),
                                          ("interleaved-1f1b", 2, "threads"),
+                                         ("looped-bfs", 2, "threads"), ("looped-bfs", 2, "gloo"),
                                          ("zero-bubble", 4, "threads"), ("1f1b", 4, "gloo"),
                                          ("1f1b", 4, "gloo-p2p"),
                                          ("interleaved-1f1b", 2, "gloo-p2p")]:
@@ -183,7 +218,7 @@ def training():
             if proc.returncode != 0:
                 report(name, False, proc.stderr.strip().splitlines()[-1:])
                 continue
-            worst, detail = compare_grads(torch.load(gfile), want)
+            worst, detail = param_diff(torch.load(gfile), want)
             report(name, worst <= 1e-4, detail)
     # Several SGD steps: the loss sequence follows PyTorch's; the checkpoint merged back into
     # one model holds PyTorch's updated parameters; the trace has a track per rank.
@@ -213,12 +248,11 @@ def training():
            f"pprun {[round(x, 5) for x in got]} pytorch {[round(x, 5) for x in want_losses]}")
     merged = os.path.join(WORK, "merged.pt")
     proc = run([PPC, "merge", GPT2, ckpt, "-o", merged])
-    worst = float("inf")
+    worst, detail = float("inf"), proc.stderr
     if proc.returncode == 0:
-        trained = dict(torch.jit.load(merged).named_parameters())
-        worst = max((trained[n] - p).abs().max().item() / max(1e-12, p.abs().max().item())
-                    for n, p in model.named_parameters())
-    report("checkpoint merged equals pytorch after sgd", worst <= 1e-4, f"max rel diff {worst:.1e}")
+        trained = {n: p.detach() for n, p in torch.jit.load(merged).named_parameters()}
+        worst, detail = param_diff(trained, {n: p.detach() for n, p in model.named_parameters()})
+    report("checkpoint merged equals pytorch after sgd", worst <= 1e-4, detail)
     events = json.load(open(trace))["traceEvents"] if os.path.exists(trace) else []
     actions = [e for e in events if e.get("cat") == "action"]
     tracks = sorted({e["tid"] for e in actions})
@@ -235,8 +269,82 @@ def training():
     proc = run([PPRUN, two, "--inputs", io2, "--microbatches", "2", "--schedule", sched_file,
                 "--train", "--targets", tpath, "--save-grads", gfile])
     ok = proc.returncode == 0
-    worst, detail = compare_grads(torch.load(gfile), want) if ok else (float("inf"), proc.stderr)
+    worst, detail = param_diff(torch.load(gfile), want) if ok else (float("inf"), proc.stderr)
     report("custom schedule file", ok and worst <= 1e-4, detail)
+
+
+def pytorch_training(model_path, inputs, targets, optimizer, lr, steps):
+    """First-step gradients, the loss of every step and the final parameters, by PyTorch."""
+    m = torch.jit.load(model_path).eval()
+    params = dict(m.named_parameters())
+    opt = (torch.optim.SGD if optimizer == "sgd" else torch.optim.Adam)(params.values(), lr=lr)
+    grads, losses = None, []
+    for _ in range(steps):
+        opt.zero_grad(set_to_none=True)
+        logits = m(*inputs)
+        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]),
+                                                 targets.reshape(-1))
+        loss.backward()
+        losses.append(loss.item())
+        if grads is None:
+            grads = {n: p.grad.clone() for n, p in params.items() if p.grad is not None}
+        opt.step()
+    return grads, losses, {n: p.detach().clone() for n, p in params.items()}
+
+
+def tied():
+    """A parameter read by two stages under one name (`h @ emb.weight.t()` at the end while
+    stage 0 embeds with it) is a tied group: its gradient is summed over the holders, so
+    gradients, losses and updated parameters equal PyTorch's and the copies stay bit-equal."""
+    import json
+    ids = torch.randint(0, 50, (4, 8), generator=torch.Generator().manual_seed(21))
+    targets = torch.randint(0, 50, (4, 8), generator=torch.Generator().manual_seed(22))
+    tpath = os.path.join(WORK, "tied_targets.pt")
+    torch.save(targets, tpath)
+    for kind in ("script", "trace"):
+        make_models.export("reused", kind, WORK)
+        model = os.path.join(WORK, f"reused_{kind}.pt")
+        io, _ = batch_io(model, (ids,), f"reused_{kind}_train")
+        stages = compile_model(model, "body.2:begin,norm:begin", f"reused_{kind}")
+        groups = json.load(open(os.path.join(stages, "pipeline.json")))["tied"]
+        report(f"reused {kind}: emb.weight is a tied group",
+               {"parameters": ["emb.weight"], "stages": [0, 2]} in groups, f"tied {groups}")
+        for backend in ("threads", "gloo"):
+            for optimizer, lr in (("sgd", 0.5), ("adam", 0.01)):
+                steps = 3
+                want_grads, want_losses, want_params = pytorch_training(
+                    model, (ids,), targets, optimizer, lr, steps)
+                tag = f"reused_{kind}_{backend}_{optimizer}"
+                gfile, rep, ckpt = (os.path.join(WORK, tag + ext)
+                                    for ext in (".grads.pt", ".report.json", ".ckpt"))
+                shutil.rmtree(ckpt, ignore_errors=True)
+                proc = run([PPRUN, stages, "--inputs", io, "--microbatches", "2", "--schedule",
+                            "1f1b", "--nproc", "3", "--backend", backend, "--train", "--targets",
+                            tpath, "--optimizer", optimizer, "--lr", str(lr), "--steps",
+                            str(steps), "--save-grads", gfile, "--report", rep,
+                            "--checkpoint", ckpt])
+                name = f"reused {kind} {backend} {optimizer}"
+                if proc.returncode != 0:
+                    report(name, False, proc.stderr.strip().splitlines()[-1:])
+                    continue
+                worst, detail = param_diff(torch.load(gfile), want_grads)
+                report(f"{name}: first-step grads equal autograd", worst <= 1e-4, detail)
+                got = json.load(open(rep))["loss_per_step"]
+                close = len(got) == steps and all(
+                    abs(a - b) <= 1e-5 * abs(b) for a, b in zip(got, want_losses))
+                report(f"{name}: losses equal pytorch", close,
+                       f"pprun {[round(x, 6) for x in got]} pytorch "
+                       f"{[round(x, 6) for x in want_losses]}")
+                first = torch.jit.load(os.path.join(ckpt, "stage0.pt")).emb.weight
+                last = torch.jit.load(os.path.join(ckpt, "stage2.pt")).emb.weight
+                report(f"{name}: copies of emb.weight bit-equal after {steps} steps",
+                       torch.equal(first, last),
+                       f"max diff {(first - last).abs().max().item():.1e}")
+                merged = os.path.join(WORK, tag + ".merged.pt")
+                proc = run([PPC, "merge", model, ckpt, "-o", merged])
+                trained = dict(torch.jit.load(merged).named_parameters()) if proc.returncode == 0 else {}
+                worst, detail = param_diff({n: p.detach() for n, p in trained.items()}, want_params)
+                report(f"{name}: trained parameters equal pytorch", worst <= 1e-4, detail)
 
 
 def children_of(pid):
@@ -317,6 +425,6 @@ def faults():
 
 {"inference-threads": lambda: inference("threads"), "inference-gloo": lambda: inference("gloo"),
  "inference-p2p": lambda: inference("gloo-p2p"),
- "training": training, "faults": faults}[PART]()
+ "training": training, "tied": tied, "faults": faults}[PART]()
 print(f"{passed} passed, {len(failed)} failed")
 sys.exit(1 if failed else 0)
