@@ -118,13 +118,18 @@ const std::unordered_map<std::string, std::string> &symbolicOps() {
   return ops;
 }
 
-/// Shape queries on SymInts, as their int-returning TorchScript forms.
+/// Overloads replaced: shape queries on SymInts by their int-returning
+/// TorchScript forms, and view by reshape.
 const std::unordered_map<std::string, std::string> &sizeQueries() {
   static const std::unordered_map<std::string, std::string> ops = {
       {"aten::sym_size.int", "aten::size.int"},
       {"aten::sym_stride.int", "aten::stride.int"},
       {"aten::sym_numel.", "aten::numel."},
-      {"aten::sym_storage_offset.", "aten::storage_offset."}};
+      {"aten::sym_storage_offset.", "aten::storage_offset."},
+      // The export drops .contiguous() calls that were no-ops on the strides its kernels
+      // gave; at run time a kernel may give others (sdpa under autograd in TorchScript), and
+      // view would throw. reshape is the same view wherever view succeeds, a copy elsewhere.
+      {"aten::view.", "aten::reshape."}};
   return ops;
 }
 
@@ -363,11 +368,15 @@ void ExportGraphBuilder::addOperatorNode(const json &node, const std::string &qu
   std::unordered_map<std::string, const json *> given;
   for (const json &in : node.at("inputs"))
     given[in.at("name")] = &in.at("arg");
+  const json &positional = node.at("inputs");
   std::vector<JitValue *> inputs;
   for (const c10::Argument &formal : schema.arguments()) {
     auto it = given.find(formal.name());
+    size_t i = inputs.size();
     if (it != given.end())
       inputs.push_back(argument(*it->second, formal.type()));
+    else if (i < positional.size() && positional[i].value("kind", 0) == 1) // renamed (view)
+      inputs.push_back(argument(positional[i].at("arg"), formal.type()));
     else if (formal.default_value())
       inputs.push_back(graph->insertConstant(*formal.default_value()));
     else

@@ -25,18 +25,22 @@ from torch.export import Dim
 def gpt2():
     """HF GPT-2 (transformers 4.x), random init; lm_head is tied to wte."""
     from transformers import GPT2Config, GPT2LMHeadModel
-    from transformers.integrations.executorch import sdpa_mask_without_vmap
-    from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS
-    from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 
-    # HF's sdpa mask uses vmap, which torch.export cannot serialize; HF's own export path
-    # (integrations/executorch.py) swaps in this vmap-free mask.
-    ALL_MASK_ATTENTION_FUNCTIONS.register("sdpa_without_vmap", sdpa_mask_without_vmap)
-    ALL_ATTENTION_FUNCTIONS.register("sdpa_without_vmap", ALL_ATTENTION_FUNCTIONS["sdpa"])
     torch.manual_seed(0)
     cfg = GPT2Config(vocab_size=1000, n_positions=64, n_embd=64, n_layer=4, n_head=4)
     model = GPT2LMHeadModel(cfg).eval()
-    model.config._attn_implementation = "sdpa_without_vmap"
+    try:  # transformers >= 4.53 builds its sdpa mask with vmap
+        from transformers.integrations.executorch import sdpa_mask_without_vmap
+        from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS
+        from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+    except ImportError:
+        sdpa_mask_without_vmap = None
+    if sdpa_mask_without_vmap:
+        # torch.export cannot serialize vmap; HF's own export path (integrations/executorch.py)
+        # swaps in this vmap-free mask.
+        ALL_MASK_ATTENTION_FUNCTIONS.register("sdpa_without_vmap", sdpa_mask_without_vmap)
+        ALL_ATTENTION_FUNCTIONS.register("sdpa_without_vmap", ALL_ATTENTION_FUNCTIONS["sdpa"])
+        model.config._attn_implementation = "sdpa_without_vmap"
     ids = torch.randint(0, 1000, (8, 16), generator=torch.Generator().manual_seed(1))
     targets = torch.randint(0, 1000, (8, 16), generator=torch.Generator().manual_seed(2))
     kwargs = {"use_cache": False, "return_dict": False}
