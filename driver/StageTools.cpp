@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 #include "driver/Driver.h"
 
+#include "frontend/LoadExport.h"
 #include "frontend/ModelImpl.h"
 #include "ir/Diagnostics.h"
 #include "support/ErrorText.h"
@@ -150,7 +151,9 @@ int ppc::verifyStages(const std::string &modelPath, const std::string &dir,
                       const std::string &ioFile, double tolerance, llvm::raw_ostream &out) {
   json manifest = readManifest(dir);
   std::vector<c10::IValue> inputs = readInputsFile(ioFile);
-  torch::jit::Module model = loadModule(modelPath);
+  // A .pt2 is compared with the module ppc rebuilt from it (the Model keeps it alive).
+  std::unique_ptr<Model> exported = isExportArchive(modelPath) ? Model::load(modelPath) : nullptr;
+  torch::jit::Module model = exported ? exported->impl().module : loadModule(modelPath);
   std::vector<c10::IValue> want;
   {
     torch::NoGradGuard noGrad;
@@ -179,7 +182,9 @@ int ppc::verifyStages(const std::string &modelPath, const std::string &dir,
 int ppc::mergeStages(const std::string &modelPath, const std::string &dir,
                      const std::string &outFile, llvm::raw_ostream &out) {
   json manifest = readManifest(dir);
-  torch::jit::Module model = loadModule(modelPath);
+  // A .pt2 is merged into the module ppc rebuilt from it, saved as TorchScript.
+  std::unique_ptr<Model> exported = isExportArchive(modelPath) ? Model::load(modelPath) : nullptr;
+  torch::jit::Module model = exported ? exported->impl().module : loadModule(modelPath);
   std::map<std::string, at::Tensor> target;
   for (const auto &p : model.named_parameters(true))
     target[p.name] = p.value;

@@ -106,6 +106,8 @@ std::string ppc::nodePath(torch::jit::Node *n) {
   return path == kRootScope ? "" : path;
 }
 
+void ppc::setNodePath(torch::jit::Node *n, const std::string &path) { assignPath(n, path); }
+
 void ppc::inlineWithPaths(torch::jit::Graph &g) {
   for (Node *n : g.nodes())
     assignPath(n, "");

@@ -6,6 +6,7 @@
 // (a tie the export kept) and, on request, user-given ties.
 //
 //===----------------------------------------------------------------------===//
+#include "frontend/LoadExport.h"
 #include "frontend/ModelImpl.h"
 
 #include "ir/Diagnostics.h"
@@ -140,6 +141,13 @@ std::unique_ptr<Model> Model::load(const std::string &path) {
   std::unique_ptr<Model> model(new Model());
   ModelImpl &impl = *model->p;
   impl.path = path;
+  if (isExportArchive(path)) { // a torch.export .pt2: same module and graph form
+    loadExportedProgram(impl);
+    collectParams(impl);
+    collectStorageTies(impl);
+    lowerToIR(impl);
+    return model;
+  }
   try {
     impl.module = torch::jit::load(path);
   } catch (const std::exception &e) {

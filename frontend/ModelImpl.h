@@ -48,6 +48,10 @@ void inlineWithPaths(torch::jit::Graph &g);
 /// The module path inlineWithPaths recorded for `n` ("" for the root).
 std::string nodePath(torch::jit::Node *n);
 
+/// Records `path` as the module path of `n` and of the nodes in its blocks
+/// (for frontends that know each node's module, e.g. torch.export's).
+void setNodePath(torch::jit::Node *n, const std::string &path);
+
 /// Reads an inputs file (see support/TorchSave.h); CompileError if it cannot.
 std::vector<c10::IValue> readInputsFile(const std::string &path);
 
