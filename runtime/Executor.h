@@ -76,7 +76,7 @@ private:
     std::vector<at::Tensor> roots, rootGrads; // kept from I for W
   };
 
-  int rankOf(int stage) const { return stage % transport.worldSize(); }
+  int rankOf(int stage) const { return rankOfStage(stage, transport.worldSize()); }
   void forward(int stage, int mb, const StepData &data);
   void gatherRoots(int stage, int mb, Saved &saved);
   void sendInputGrads(int stage, int mb, Saved &saved, const std::vector<at::Tensor> &grads);
