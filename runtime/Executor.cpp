@@ -27,13 +27,13 @@ std::string ppc::rt::gradientKey(const std::string &value, int mb, int consumer)
   return "G|" + value + "|" + std::to_string(mb) + "|" + std::to_string(consumer);
 }
 
-static torch::jit::Module loadStage(const Manifest &m, const StageSpec &spec) {
+static torch::jit::Module loadStage(const Manifest &m, const StageSpec &spec, c10::Device device) {
   std::string path = m.dir + "/" + spec.file;
   if (!std::filesystem::exists(path))
     throw std::runtime_error("stage file '" + path + "' is missing; recompile with ppc");
   torch::jit::Module module;
   try {
-    module = torch::jit::load(path);
+    module = torch::jit::load(path, device);
   } catch (const std::exception &e) {
     throw std::runtime_error("cannot load '" + path + "': " + ppc::errorSummary(e));
   }
@@ -45,11 +45,13 @@ static torch::jit::Module loadStage(const Manifest &m, const StageSpec &spec) {
   return module;
 }
 
-Executor::Executor(const Manifest &manifest, Transport &transport, bool training, LossSpec loss)
-    : manifest(manifest), transport(transport), training(training), loss(std::move(loss)) {
+Executor::Executor(const Manifest &manifest, Transport &transport, bool training, LossSpec loss,
+                   const Placement &placement)
+    : manifest(manifest), transport(transport), training(training), loss(std::move(loss)),
+      placement(placement) {
   for (const StageSpec &spec : manifest.stages)
     if (rankOf(spec.index) == transport.rank()) {
-      torch::jit::Module m = loadStage(manifest, spec);
+      torch::jit::Module m = loadStage(manifest, spec, placement.device);
       training ? m.train() : m.eval();
       modules.emplace(spec.index, m);
     }
@@ -66,11 +68,13 @@ std::vector<at::Tensor> Executor::parameters() {
   return params;
 }
 
-at::Tensor Executor::lossOf(const c10::IValue &output, const at::Tensor &target, double share) {
+at::Tensor Executor::lossOf(const c10::IValue &output, const at::Tensor &targetOnHost,
+                            double share) {
   std::vector<at::Tensor> leaves = tensorLeaves(output);
   if (leaves.empty())
     throw std::runtime_error("model output 0 holds no tensor to compute a loss on");
   at::Tensor out = leaves.front();
+  at::Tensor target = targetOnHost.to(out.device(), /*non_blocking=*/targetOnHost.is_pinned());
   at::Tensor l;
   if (loss.kind == "cross_entropy")
     l = torch::nn::functional::cross_entropy(out.reshape({-1, out.size(-1)}),
@@ -87,7 +91,7 @@ void Executor::forward(int stage, int mb, const StepData &data) {
   Saved record;
   std::vector<c10::IValue> args;
   for (const StageInput &in : spec.inputs) {
-    c10::IValue v = in.from < 0 ? data.inputs[mb][inputIndex.at(in.value)]
+    c10::IValue v = in.from < 0 ? placement.toDevice(data.inputs[mb][inputIndex.at(in.value)])
                                 : receive(activationKey(in.value, mb, stage), rankOf(in.from));
     std::vector<at::Tensor> leaves;
     if (training && in.from >= 0)
@@ -113,7 +117,8 @@ void Executor::forward(int stage, int mb, const StepData &data) {
         outputs[{name, mb}] = detached(outs[i]);
     if (training && name == manifest.outputs[0].value && manifest.outputs[0].stage == stage) {
       record.loss = lossOf(outs[i], data.targets[mb], data.shares[mb]);
-      lossSum += record.loss.item<double>();
+      at::Tensor l = record.loss.detach();
+      lossTotal = lossTotal.defined() ? lossTotal + l : l;
     }
   }
   if (training) {
@@ -245,7 +250,7 @@ void Executor::send(const std::string &key, int dst, const c10::IValue &value) {
 void Executor::run(const std::vector<Action> &actions, const StepData &data, int step,
                    std::chrono::steady_clock::time_point stepStart) {
   outputs.clear();
-  lossSum = 0;
+  lossTotal = at::Tensor();
   timings.clear();
   transfers.clear();
   start = stepStart;

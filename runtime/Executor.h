@@ -13,6 +13,7 @@
 #ifndef PPC_RUNTIME_EXECUTOR_H
 #define PPC_RUNTIME_EXECUTOR_H
 
+#include "runtime/Device.h"
 #include "runtime/Manifest.h"
 #include "runtime/Transport.h"
 #include "runtime/schedule/Schedule.h"
@@ -51,7 +52,8 @@ struct StepData {
 
 class Executor {
 public:
-  Executor(const Manifest &manifest, Transport &transport, bool training, LossSpec loss);
+  Executor(const Manifest &manifest, Transport &transport, bool training, LossSpec loss,
+           const Placement &placement);
 
   /// Runs `actions` for step `step`; timings are relative to `stepStart`.
   void run(const std::vector<sched::Action> &actions, const StepData &data, int step,
@@ -63,7 +65,8 @@ public:
 
   /// Model outputs produced here this step: (value, microbatch) -> value.
   std::map<std::pair<std::string, int>, c10::IValue> outputs;
-  double lossSum = 0;
+  /// The step's loss so far (summed over microbatches; waits for the device).
+  double lossSum() const { return lossTotal.defined() ? lossTotal.item<double>() : 0.0; }
   bool computesLoss = false;
   std::vector<ActionTiming> timings;
   std::vector<TransferSpan> transfers;
@@ -94,6 +97,8 @@ private:
   Transport &transport;
   bool training;
   LossSpec loss;
+  const Placement &placement;
+  at::Tensor lossTotal; // kept on the device: no sync per microbatch
   std::map<int, torch::jit::Module> modules;
   std::map<std::pair<int, int>, Saved> saved;
   std::map<std::string, size_t> inputIndex;

@@ -78,8 +78,8 @@ std::vector<at::Tensor> ppc::rt::tensorLeaves(const c10::IValue &v) {
   return out;
 }
 
-static c10::IValue mapTensors(const c10::IValue &v,
-                              const std::function<at::Tensor(const at::Tensor &)> &fn) {
+c10::IValue ppc::rt::mapTensors(const c10::IValue &v,
+                               const std::function<at::Tensor(const at::Tensor &)> &fn) {
   if (v.isTensor())
     return fn(v.toTensor());
   if (v.isTuple()) {

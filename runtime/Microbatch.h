@@ -11,6 +11,7 @@
 #include <ATen/core/ivalue.h>
 
 #include <string>
+#include <functional>
 #include <vector>
 
 namespace ppc::rt {
@@ -32,6 +33,9 @@ std::vector<at::Tensor> tensorLeaves(const c10::IValue &v);
 /// requires grad, for a stage input during training; `leaves` gets every
 /// tensor leaf, aligned with tensorLeaves().
 c10::IValue asGradLeaves(const c10::IValue &v, std::vector<at::Tensor> &leaves);
+
+/// The value with fn applied to every tensor inside (tuples, tensor lists).
+c10::IValue mapTensors(const c10::IValue &v, const std::function<at::Tensor(const at::Tensor &)> &fn);
 
 /// The value with every tensor detached (what is sent to another stage).
 c10::IValue detached(const c10::IValue &v);

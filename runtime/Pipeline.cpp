@@ -82,7 +82,19 @@ sched::Schedule makeSchedule(const PipelineOptions &o, int stages, int ranks) {
   return sched::parseSchedule(text.str(), stages, ranks, o.microbatches, o.train);
 }
 
-Job prepareJob(const PipelineOptions &o) {
+/// Inputs and targets in pinned memory, so copies to the GPU do not block.
+void pinData(StepData &data, c10::Device device) {
+  if (!device.is_cuda())
+    return;
+  Placement placement(device);
+  for (auto &mb : data.inputs)
+    for (c10::IValue &v : mb)
+      v = placement.pinned(v);
+  for (at::Tensor &t : data.targets)
+    t = t.pin_memory();
+}
+
+Job prepareJob(const PipelineOptions &o, c10::Device device) {
   Job job;
   job.manifest = readManifest(o.dir);
   int stages = job.manifest.numStages();
@@ -113,11 +125,12 @@ Job prepareJob(const PipelineOptions &o) {
   }
   for (const auto &mb : job.data.inputs)
     job.data.shares.push_back(double(batchSize(mb)) / job.batch);
+  pinData(job.data, device);
   return job;
 }
 
-c10::IValue timingsValue(const Executor &ex) {
-  std::vector<double> flat;
+c10::IValue timingsValue(const Executor &ex, double endMs) {
+  std::vector<double> flat{endMs};
   for (const ActionTiming &t : ex.timings)
     flat.insert(flat.end(), {t.startMs, t.endMs, t.computeMs});
   c10::List<std::string> names;
@@ -130,13 +143,30 @@ c10::IValue timingsValue(const Executor &ex) {
       {torch::tensor(flat, torch::kDouble), torch::tensor(spans, torch::kDouble), names});
 }
 
+/// Every rank's step starts here, together: rank 0 lets the others go once
+/// all have arrived, so step times share one starting line.
+void stepBarrier(Transport &t, int step) {
+  std::string key = "B|" + std::to_string(step);
+  if (t.rank() != 0) {
+    t.send(key, 0, c10::IValue());
+    t.recv(key + "|go", 0);
+    return;
+  }
+  for (int r = 1; r < t.worldSize(); ++r)
+    t.recv(key, r);
+  for (int r = 1; r < t.worldSize(); ++r)
+    t.send(key + "|go", r, c10::IValue());
+}
+
 void readTimings(const c10::IValue &v, StepRecord &step, int rank) {
   const auto &items = v.toTupleRef().elements();
-  at::Tensor flat = items[0].toTensor();
-  for (int64_t i = 0; i + 2 < flat.numel(); i += 3)
+  at::Tensor flat = items[0].toTensor().cpu();
+  // The step ends when the last rank's optimizer step ends, not rank 0's.
+  step.stepMs = std::max(step.stepMs, flat[0].item<double>());
+  for (int64_t i = 1; i + 2 < flat.numel(); i += 3)
     step.timings[rank].push_back(
         {flat[i].item<double>(), flat[i + 1].item<double>(), flat[i + 2].item<double>()});
-  at::Tensor spans = items[1].toTensor();
+  at::Tensor spans = items[1].toTensor().cpu();
   auto names = items[2].toList();
   for (size_t i = 0; i < names.size(); ++i)
     step.transfers[rank].push_back(
@@ -148,29 +178,40 @@ std::string resultKey(int step, const std::string &what) {
 }
 
 /// Rank 0 collects one step's loss and timings; the others send theirs.
-void gatherStep(Transport &t, const Job &job, Executor &ex, int step, StepRecord &record) {
+void gatherStep(Transport &t, const Job &job, Executor &ex, int step, double endMs,
+                StepRecord &record) {
   int lossRank = rankOfStage(job.manifest.outputs[0].stage, t.worldSize());
   if (t.rank() != 0) {
-    t.send(resultKey(step, "timings"), 0, timingsValue(ex));
+    t.send(resultKey(step, "timings"), 0, timingsValue(ex, endMs));
     if (ex.computesLoss)
-      t.send(resultKey(step, "loss"), 0, ex.lossSum);
+      t.send(resultKey(step, "loss"), 0, ex.lossSum());
     return;
   }
   record.timings.assign(t.worldSize(), {});
   record.transfers.assign(t.worldSize(), {});
-  readTimings(timingsValue(ex), record, 0);
+  readTimings(timingsValue(ex, endMs), record, 0);
   for (int r = 1; r < t.worldSize(); ++r)
     readTimings(t.recv(resultKey(step, "timings"), r), record, r);
   if (job.schedule.training)
-    record.loss = lossRank == 0 ? ex.lossSum : t.recv(resultKey(step, "loss"), lossRank).toDouble();
-  // The step ends when the last rank finishes, not when rank 0 does.
-  for (const auto &rank : record.timings)
-    if (!rank.empty())
-      record.stepMs = std::max(record.stepMs, rank.back().endMs);
+    record.loss =
+        lossRank == 0 ? ex.lossSum() : t.recv(resultKey(step, "loss"), lossRank).toDouble();
+}
+
+/// Rank 0 learns where every rank ran, for the report.
+std::vector<std::string> gatherDevices(Transport &t, const Placement &placement) {
+  if (t.rank() != 0) {
+    t.send("R|device", 0, placement.describe());
+    return {};
+  }
+  std::vector<std::string> devices{placement.describe()};
+  for (int r = 1; r < t.worldSize(); ++r)
+    devices.push_back(t.recv("R|device", r).toStringRef());
+  return devices;
 }
 
 /// Rank 0 joins the model outputs of the last step, wherever they were made.
-c10::IValue gatherOutputs(Transport &t, const Job &job, Executor &ex) {
+c10::IValue gatherOutputs(Transport &t, const Job &job, Executor &ex,
+                          const Placement &placement) {
   int mbs = job.schedule.numMicrobatches;
   if (t.rank() != 0) {
     for (auto &[key, value] : ex.outputs)
@@ -184,7 +225,7 @@ c10::IValue gatherOutputs(Transport &t, const Job &job, Executor &ex) {
     for (int m = 0; m < mbs; ++m)
       parts.push_back(owner == 0 ? ex.outputs.at({mo.value, m})
                                  : t.recv("O|" + mo.value + "|" + std::to_string(m), owner));
-    outs.push_back(joinMicrobatches(parts));
+    outs.push_back(placement.toHost(joinMicrobatches(parts)));
   }
   return c10::ivalue::Tuple::create(std::move(outs));
 }
@@ -201,15 +242,17 @@ void printProgress(const PipelineOptions &o, int step, const StepRecord &record)
     std::cerr << line.str() << "\n";
 }
 
-/// One rank's whole job; returns the exit code.
-int rankMain(const PipelineOptions &o, const Job &job, Transport &t) {
+/// One rank's whole job on `placement` (its thread already bound); returns
+/// the exit code.
+int rankMain(const PipelineOptions &o, const Job &job, Transport &t, const Placement &placement) {
   at::set_num_threads(o.threadsPerRank);
   LossSpec loss = makeLoss(o.loss);
-  Executor ex(job.manifest, t, o.train, loss);
+  Executor ex(job.manifest, t, o.train, loss, placement);
   Trainer trainer(ex, job.manifest, t, o.optimizer, o.lr);
-  RunSummary summary{&job.schedule, job.batch, o.train, {}, 0};
+  RunSummary summary{&job.schedule, job.batch, o.train, {}, 0, {}};
   for (int step = 0; step < o.steps; ++step) {
     trainer.zeroGrad();
+    stepBarrier(t, step);
     auto start = std::chrono::steady_clock::now();
     ex.run(job.schedule.ranks[t.rank()], job.data, step, start);
     if (o.train) {
@@ -218,16 +261,18 @@ int rankMain(const PipelineOptions &o, const Job &job, Transport &t) {
         trainer.saveGradients(o.saveGrads);
       trainer.step();
     }
-    StepRecord record;
-    record.stepMs =
+    placement.synchronize(); // the step is over when the device's work is
+    double endMs =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    gatherStep(t, job, ex, step, record);
+    StepRecord record;
+    gatherStep(t, job, ex, step, endMs, record);
     if (t.rank() == 0) {
       printProgress(o, step, record);
       summary.steps.push_back(std::move(record));
     }
   }
-  c10::IValue outputs = gatherOutputs(t, job, ex);
+  summary.devices = gatherDevices(t, placement);
+  c10::IValue outputs = gatherOutputs(t, job, ex, placement);
   if (!o.checkpoint.empty())
     trainer.checkpoint(o.checkpoint, o.dir);
   t.flush();
@@ -246,7 +291,9 @@ int rankMain(const PipelineOptions &o, const Job &job, Transport &t) {
 } // namespace
 
 int ppc::rt::runThreads(const PipelineOptions &o) {
-  Job job = prepareJob(o);
+  // Thread ranks share one device: "cuda" is cuda:0, each rank on its own stream.
+  c10::Device device = parseDevice(o.device, 0);
+  Job job = prepareJob(o, device);
   if (o.printSchedule)
     std::cout << sched::printGrid(job.schedule);
   int ranks = job.schedule.numRanks;
@@ -256,9 +303,11 @@ int ppc::rt::runThreads(const PipelineOptions &o) {
   std::vector<std::thread> threads;
   for (int r = 0; r < ranks; ++r)
     threads.emplace_back([&, r] {
-      auto transport = makeThreadTransport(hub, r);
+      Placement placement(device);
+      auto transport = placeTransport(makeThreadTransport(hub, r), placement, /*byReference=*/true);
       try {
-        rankMain(o, job, *transport);
+        placement.bindThread();
+        rankMain(o, job, *transport, placement);
       } catch (const TransportError &e) {
         waits[r] = ppc::errorSummary(e);
         transport->abort("rank " + std::to_string(r) + ": " + waits[r]);
@@ -278,15 +327,33 @@ int ppc::rt::runThreads(const PipelineOptions &o) {
   return 0;
 }
 
+/// This process's transport: Gloo (values pickled), or tensors by p2p over
+/// NCCL or Gloo with their structure on a side channel.
+static std::unique_ptr<Transport> makeProcessTransport(const PipelineOptions &o, int ranks,
+                                                       const Placement &placement) {
+  auto timeout = std::chrono::milliseconds(int64_t(o.timeoutSec * 1000));
+  if (o.backend == "nccl" || o.backend == "gloo-p2p")
+    return makeP2PTransport(o.rank, ranks, o.masterAddr, o.masterPort, timeout, placement.device,
+                            /*nccl=*/o.backend == "nccl");
+  return placeTransport(makeGlooTransport(o.rank, ranks, o.masterAddr, o.masterPort, timeout),
+                        placement, /*byReference=*/false);
+}
+
 int ppc::rt::runGlooRank(const PipelineOptions &o) {
-  Job job = prepareJob(o);
+  c10::Device device = parseDevice(o.device, o.localRank);
+  if (o.backend == "nccl" && !device.is_cuda())
+    throw std::runtime_error("--backend nccl runs on GPUs: add --device cuda (or use gloo)");
+  if (o.backend == "gloo-p2p" && device.is_cuda())
+    throw std::runtime_error("--backend gloo-p2p runs on the CPU: use nccl for --device cuda");
+  Job job = prepareJob(o, device);
   int ranks = job.schedule.numRanks;
   if (o.printSchedule && o.rank == 0)
     std::cout << sched::printGrid(job.schedule);
-  auto timeout = std::chrono::milliseconds(int64_t(o.timeoutSec * 1000));
-  auto transport = makeGlooTransport(o.rank, ranks, o.masterAddr, o.masterPort, timeout);
+  Placement placement(device);
+  placement.bindThread(); // before the transport, which orders its transfers on this stream
+  auto transport = makeProcessTransport(o, ranks, placement);
   try {
-    return rankMain(o, job, *transport);
+    return rankMain(o, job, *transport, placement);
   } catch (const std::exception &e) {
     std::cerr << "pprun: error: rank " << o.rank << ": " << ppc::errorSummary(e) << "\n";
     return 1;

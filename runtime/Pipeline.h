@@ -34,6 +34,8 @@ struct PipelineOptions {
   bool printSchedule = false;
   double timeoutSec = 300;
   int threadsPerRank = 1;
+  std::string device = "cpu"; // cpu | cuda (each rank's local GPU) | cuda:N
+  int localRank = 0;          // LOCAL_RANK: the GPU a process rank takes for "cuda"
   // Gloo rendezvous (set by the launcher or torchrun's environment).
   int rank = 0;
   std::string masterAddr = "127.0.0.1";
@@ -44,7 +46,7 @@ struct PipelineOptions {
 /// the exit code.
 int runThreads(const PipelineOptions &opts);
 
-/// Runs this process's rank of a Gloo job.
+/// Runs this process's rank of a Gloo, gloo-p2p or NCCL job.
 int runGlooRank(const PipelineOptions &opts);
 
 /// Starts `ranks` local processes of this program over Gloo and supervises

@@ -99,6 +99,7 @@ void ppc::rt::writeReport(const std::string &path, const RunSummary &run) {
       {"per_stage", stages},
       {"per_rank", ranks},
       {"peak_rss_mb", run.peakRssMb},
+      {"devices", run.devices},
       {"loss_per_step", losses}};
   std::ofstream(path) << doc.dump(1) << "\n";
 }

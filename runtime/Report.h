@@ -30,6 +30,7 @@ struct RunSummary {
   bool training = false;
   std::vector<StepRecord> steps;
   double peakRssMb = 0;
+  std::vector<std::string> devices; // per rank: "cpu" or "cuda:0 (NVIDIA H100 ...)"
 };
 
 void writeReport(const std::string &path, const RunSummary &run);

@@ -114,7 +114,7 @@ void Trainer::saveGradients(const std::string &path) {
   for (auto &[index, module] : executor.stages())
     for (const auto &p : module.named_parameters(true))
       if (p.value.grad().defined())
-        grads.insert_or_assign(p.name, p.value.grad().clone());
+        grads.insert_or_assign(p.name, p.value.grad().cpu().clone());
   if (transport.rank() != 0) {
     transport.send("R|grads", 0, grads);
     return;
@@ -127,8 +127,11 @@ void Trainer::saveGradients(const std::string &path) {
 
 void Trainer::checkpoint(const std::string &dir, const std::string &sourceDir) {
   fs::create_directories(dir);
-  for (auto &[index, module] : executor.stages())
+  // Saved from host memory, so the checkpoint loads on any machine (the run is over).
+  for (auto &[index, module] : executor.stages()) {
+    module.to(at::kCPU);
     module.save(dir + "/" + manifest.stages[index].file);
+  }
   if (transport.rank() != 0)
     return;
   for (const char *name : {"pipeline.json", "ir.txt"})

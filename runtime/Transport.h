@@ -7,14 +7,17 @@
 // to consumer and messages may arrive in any order. Every wait has a
 // timeout; a failure anywhere aborts the waits of the others.
 //   threads: ranks are threads of one process; values pass by reference.
-//   gloo:    ranks are processes; c10d TCPStore + ProcessGroupGloo.
-// An NCCL transport would implement the same interface (GPU LibTorch only).
+//   gloo:    ranks are processes; c10d TCPStore + ProcessGroupGloo, values
+//            pickled.
+//   nccl:    ranks are processes; tensors by p2p over NCCL, structure over
+//            a Gloo side channel (P2PTransport.cpp).
 //
 //===----------------------------------------------------------------------===//
 #ifndef PPC_RUNTIME_TRANSPORT_H
 #define PPC_RUNTIME_TRANSPORT_H
 
 #include <ATen/core/ivalue.h>
+#include <c10/core/Device.h>
 
 #include <chrono>
 #include <memory>
@@ -51,6 +54,12 @@ std::unique_ptr<Transport> makeThreadTransport(std::shared_ptr<ThreadHub> hub, i
 /// Joins the Gloo group described by RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT.
 std::unique_ptr<Transport> makeGlooTransport(int rank, int worldSize, const std::string &addr,
                                              int port, std::chrono::milliseconds timeout);
+
+/// Joins the same group for tensors by p2p send/recv: over NCCL on `device`
+/// (a CUDA build of LibTorch), or with `nccl` false over Gloo on the CPU.
+std::unique_ptr<Transport> makeP2PTransport(int rank, int worldSize, const std::string &addr,
+                                            int port, std::chrono::milliseconds timeout,
+                                            c10::Device device, bool nccl);
 
 } // namespace ppc::rt
 

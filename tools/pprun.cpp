@@ -18,11 +18,14 @@ using namespace ppc::rt;
 
 static const char *kUsage =
     R"(usage: pprun DIR --inputs IO.pt [--microbatches M] [--schedule NAME|FILE] [--steps K]
-             [--nproc N | under torchrun] [--backend threads|gloo] [--output OUT.pt]
+             [--nproc N | under torchrun] [--backend threads|gloo|gloo-p2p|nccl]
+             [--device cpu|cuda|cuda:N] [--output OUT.pt]
              [--train --targets T.pt --loss cross_entropy|mse|LOSS.pt --optimizer sgd|adam
               --lr X --save-grads G.pt --checkpoint OUTDIR] [--trace TRACE.json]
              [--report R.json] [--print-schedule] [--timeout SEC] [--threads-per-rank T]
 schedules: gpipe, 1f1b, interleaved-1f1b, looped-bfs, zero-bubble, or a file of actions
+--device cuda: threads share one GPU (a CUDA stream each); process ranks take GPU LOCAL_RANK
+--backend nccl (with --device cuda): tensors by NCCL p2p; gloo-p2p: the same over Gloo (CPU)
 )";
 
 namespace {
@@ -90,6 +93,8 @@ Parsed parse(int argc, char **argv) {
       o.printSchedule = true;
     else if (a == "--timeout")
       o.timeoutSec = number(a, value());
+    else if (a == "--device")
+      o.device = value();
     else if (a == "--threads-per-rank")
       o.threadsPerRank = int(number(a, value()));
     else if (a.rfind("-", 0) == 0)
@@ -105,10 +110,9 @@ Parsed parse(int argc, char **argv) {
     throw std::runtime_error("--train needs --targets T.pt");
   if (o.steps < 1 || o.microbatches < 1)
     throw std::runtime_error("--steps and --microbatches must be at least 1");
-  if (o.backend != "threads" && o.backend != "gloo" && o.backend != "nccl")
-    throw std::runtime_error("--backend must be threads, gloo or nccl");
-  if (o.backend == "nccl")
-    throw std::runtime_error("--backend nccl needs a CUDA build of LibTorch; this one is CPU-only");
+  if (o.backend != "threads" && o.backend != "gloo" && o.backend != "gloo-p2p" &&
+      o.backend != "nccl")
+    throw std::runtime_error("--backend must be threads, gloo, gloo-p2p or nccl");
   return p;
 }
 
@@ -122,9 +126,13 @@ int run(int argc, char **argv) {
     o.ranks = std::atoi(world);
     o.masterAddr = std::getenv("MASTER_ADDR") ? std::getenv("MASTER_ADDR") : "127.0.0.1";
     o.masterPort = std::getenv("MASTER_PORT") ? std::atoi(std::getenv("MASTER_PORT")) : 29500;
+    o.localRank = std::getenv("LOCAL_RANK") ? std::atoi(std::getenv("LOCAL_RANK")) : o.rank;
     return runGlooRank(o);
   }
   o.ranks = p.nproc;
+  if (p.nproc == 0 && o.backend != "threads")
+    throw std::runtime_error("--backend " + o.backend +
+                             " runs ranks as processes: add --nproc N (or start pprun under torchrun)");
   if (p.nproc > 0 && !(p.backendGiven && o.backend == "threads"))
     return launchProcesses(o, argc, argv);
   return runThreads(o);

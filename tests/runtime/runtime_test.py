@@ -67,7 +67,7 @@ def compile_model(model, splits, name, example=None):
     extra = ["--example-inputs", example] if example else []
     proc = run([PPC, model, "--split", splits, "-o", out, "--force"] + extra)
     if proc.returncode != 0:
-        raise RuntimeError(f"ppc failed: {proc.stderr}")
+        raise RuntimeError(f"ppc failed ({proc.returncode}): {proc.stderr}")
     return out
 
 
