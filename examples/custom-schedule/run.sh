@@ -27,7 +27,7 @@ train() {
 }
 echo "== the schedule file, as pprun reads it"
 "$PPRUN" "$WORK/stages" --inputs "$WORK/io.pt" --microbatches 4 --schedule "$HERE/eager-1f1b.txt" \
-  --print-schedule
+  --train --targets "$WORK/targets.pt" --print-schedule
 echo "== training with the built-in gpipe and with both files"
 train gpipe "$WORK/gpipe.grads.pt"
 train "$HERE/gpipe-by-hand.txt" "$WORK/by-hand.grads.pt"
