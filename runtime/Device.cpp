@@ -32,9 +32,9 @@ c10::Device ppc::rt::parseDevice(const std::string &spec, int localRank) {
   int count = int(torch::cuda::device_count());
   int index = spec == "cuda" ? localRank : std::atoi(spec.c_str() + 5);
   if (index < 0 || index >= count)
-    throw std::runtime_error("--device " + spec + ": this rank needs cuda:" +
-                             std::to_string(index) + " but only " + std::to_string(count) +
-                             " GPU(s) are visible");
+    throw std::runtime_error("--device " + spec +
+                             ": this rank needs cuda:" + std::to_string(index) + " but only " +
+                             std::to_string(count) + " GPU(s) are visible");
   return c10::Device(c10::kCUDA, c10::DeviceIndex(index));
 }
 
@@ -64,9 +64,8 @@ c10::IValue Placement::toHost(const c10::IValue &v) const {
 c10::IValue Placement::pinned(const c10::IValue &v) const {
   if (!isCuda())
     return v;
-  return mapTensors(v, [](const at::Tensor &t) {
-    return t.defined() && t.is_cpu() ? t.pin_memory() : t;
-  });
+  return mapTensors(
+      v, [](const at::Tensor &t) { return t.defined() && t.is_cpu() ? t.pin_memory() : t; });
 }
 
 void Placement::synchronize() const {

@@ -41,7 +41,7 @@ public:
 
   void send(const std::string &key, int dst, const c10::IValue &value) override {
     if (dst == self) {
-      local[key] = value;
+      local.put(key, value);
       return;
     }
     std::vector<char> bytes = torch::jit::pickle_save(value);
@@ -63,14 +63,8 @@ public:
   }
 
   c10::IValue recv(const std::string &key, int src) override {
-    if (src == self) {
-      auto it = local.find(key);
-      if (it == local.end())
-        throw TransportError("rank " + std::to_string(self) + " has no local value " + key);
-      c10::IValue v = std::move(it->second);
-      local.erase(it);
-      return v;
-    }
+    if (src == self)
+      return local.take(key, self);
     int tag = tagOf(key);
     std::vector<at::Tensor> header{torch::empty({1}, torch::kLong)};
     waitFor(group->recv(header, src, tag), key, src);
@@ -113,7 +107,7 @@ private:
   int self, world;
   std::chrono::milliseconds timeout;
   c10::intrusive_ptr<c10d::ProcessGroupGloo> group;
-  std::map<std::string, c10::IValue> local;
+  LocalMailbox local;
   std::vector<c10::intrusive_ptr<c10d::Work>> pending;
 };
 

@@ -79,7 +79,7 @@ std::vector<at::Tensor> ppc::rt::tensorLeaves(const c10::IValue &v) {
 }
 
 c10::IValue ppc::rt::mapTensors(const c10::IValue &v,
-                               const std::function<at::Tensor(const at::Tensor &)> &fn) {
+                                const std::function<at::Tensor(const at::Tensor &)> &fn) {
   if (v.isTensor())
     return fn(v.toTensor());
   if (v.isTuple()) {

@@ -10,8 +10,8 @@
 
 #include <ATen/core/ivalue.h>
 
-#include <string>
 #include <functional>
+#include <string>
 #include <vector>
 
 namespace ppc::rt {
@@ -35,7 +35,8 @@ std::vector<at::Tensor> tensorLeaves(const c10::IValue &v);
 c10::IValue asGradLeaves(const c10::IValue &v, std::vector<at::Tensor> &leaves);
 
 /// The value with fn applied to every tensor inside (tuples, tensor lists).
-c10::IValue mapTensors(const c10::IValue &v, const std::function<at::Tensor(const at::Tensor &)> &fn);
+c10::IValue mapTensors(const c10::IValue &v,
+                       const std::function<at::Tensor(const at::Tensor &)> &fn);
 
 /// The value with every tensor detached (what is sent to another stage).
 c10::IValue detached(const c10::IValue &v);

@@ -50,7 +50,8 @@ constexpr int kHeaderTag = 1, kPayloadTag = 2, kTensorTag = 3;
 constexpr int64_t kBye = -1;
 
 /// Structure of a value with each tensor replaced by ("__t", index, dtype,
-/// sizes); tensor lists become ("__tl", [items]).
+/// sizes); lists become ("__tl" or "__l", [items]), dicts ("__d", [keys],
+/// [values]).
 c10::IValue flatten(const c10::IValue &v, std::vector<at::Tensor> &tensors) {
   if (v.isTensor()) {
     const at::Tensor &t = v.toTensor();
@@ -71,6 +72,14 @@ c10::IValue flatten(const c10::IValue &v, std::vector<at::Tensor> &tensors) {
     for (const auto &e : v.toListRef())
       items.push_back(flatten(e, tensors));
     return c10::ivalue::Tuple::create({std::string(v.isTensorList() ? "__tl" : "__l"), items});
+  }
+  if (v.isGenericDict()) {
+    c10::impl::GenericList keys(c10::AnyType::get()), values(c10::AnyType::get());
+    for (const auto &item : v.toGenericDict()) {
+      keys.push_back(item.key());
+      values.push_back(flatten(item.value(), tensors));
+    }
+    return c10::ivalue::Tuple::create({std::string("__d"), keys, values});
   }
   return v;
 }
@@ -97,6 +106,14 @@ c10::IValue unflatten(const c10::IValue &skel, const std::vector<at::Tensor> &te
       list.push_back(unflatten(e, tensors));
     return list;
   }
+  if (isMarker(skel, "__d")) {
+    const auto &items = skel.toTupleRef().elements();
+    c10::impl::GenericDict dict(c10::AnyType::get(), c10::AnyType::get());
+    auto keys = items[1].toListRef(), values = items[2].toListRef();
+    for (size_t i = 0; i < keys.size(); ++i)
+      dict.insert(keys[i], unflatten(values[i], tensors));
+    return dict;
+  }
   if (skel.isTuple()) {
     std::vector<c10::IValue> items;
     for (const auto &e : skel.toTupleRef().elements())
@@ -114,8 +131,9 @@ std::vector<at::Tensor> allocate(const c10::IValue &skel, c10::Device device,
     size_t index = size_t(items[1].toInt());
     if (out.size() <= index)
       out.resize(index + 1);
-    out[index] = at::empty(items[3].toIntVector(),
-                           at::TensorOptions().dtype(at::ScalarType(items[2].toInt())).device(device));
+    out[index] =
+        at::empty(items[3].toIntVector(),
+                  at::TensorOptions().dtype(at::ScalarType(items[2].toInt())).device(device));
   } else if (skel.isTuple()) {
     for (const auto &e : skel.toTupleRef().elements())
       allocate(e, device, out);
@@ -165,6 +183,9 @@ public:
     }
     for (std::thread &t : prefetchers)
       t.join();
+    if (nccl)
+      for (auto &group : tensorGroups)
+        group->shutdown(); // NCCL wants its communicators closed, not just dropped
   }
 
   int rank() const override { return self; }
@@ -173,11 +194,14 @@ public:
   void send(const std::string &key, int dst, const c10::IValue &value) override {
     if (dst == self) {
       std::lock_guard<std::mutex> lock(mutex);
-      local[key] = value;
+      local.put(key, value);
       return;
     }
     std::vector<at::Tensor> tensors;
     c10::IValue skel = flatten(value, tensors);
+    if (nccl) // NCCL moves device memory only; host values (timings, grads) go through it too
+      for (at::Tensor &t : tensors)
+        t = t.to(device);
     std::string shape = toBytes(skel);
     auto &ids = sentShapes[dst];
     auto known = ids.find(shape);
@@ -188,7 +212,8 @@ public:
     std::string meta = toBytes(c10::ivalue::Tuple::create(
         {key, id, isNew ? c10::IValue(shape) : c10::IValue(), int64_t(tensors.size())}));
     sendHeader(dst, int64_t(meta.size()));
-    at::Tensor payload = torch::from_blob(meta.data(), {int64_t(meta.size())}, torch::kUInt8).clone();
+    at::Tensor payload =
+        torch::from_blob(meta.data(), {int64_t(meta.size())}, torch::kUInt8).clone();
     sendOn(*side, payload, dst, kPayloadTag);
     sendTensors(dst, tensors);
     eraseCompleted();
@@ -197,7 +222,7 @@ public:
   c10::IValue recv(const std::string &key, int src) override {
     std::unique_lock<std::mutex> lock(mutex);
     if (src == self)
-      return takeLocal(key);
+      return local.take(key, self);
     auto ready = [&] { return failure.size() || mailbox.count({src, key}); };
     if (!arrived.wait_for(lock, timeout, ready))
       throw TransportError("rank " + std::to_string(self) + " timed out waiting for " + key +
@@ -344,15 +369,6 @@ private:
     }
   }
 
-  c10::IValue takeLocal(const std::string &key) {
-    auto it = local.find(key);
-    if (it == local.end())
-      throw TransportError("rank " + std::to_string(self) + " has no local value " + key);
-    c10::IValue v = std::move(it->second);
-    local.erase(it);
-    return v;
-  }
-
   void waitFor(const c10::intrusive_ptr<c10d::Work> &work, const std::string &what, int src) {
     try {
       work->wait(timeout);
@@ -376,7 +392,7 @@ private:
   std::mutex mutex;
   std::condition_variable arrived;
   std::map<std::pair<int, std::string>, Pending> mailbox;
-  std::map<std::string, c10::IValue> local;
+  LocalMailbox local;
   std::string failure;
   std::vector<std::thread> prefetchers;
 };

@@ -210,8 +210,7 @@ std::vector<std::string> gatherDevices(Transport &t, const Placement &placement)
 }
 
 /// Rank 0 joins the model outputs of the last step, wherever they were made.
-c10::IValue gatherOutputs(Transport &t, const Job &job, Executor &ex,
-                          const Placement &placement) {
+c10::IValue gatherOutputs(Transport &t, const Job &job, Executor &ex, const Placement &placement) {
   int mbs = job.schedule.numMicrobatches;
   if (t.rank() != 0) {
     for (auto &[key, value] : ex.outputs)
@@ -341,10 +340,6 @@ static std::unique_ptr<Transport> makeProcessTransport(const PipelineOptions &o,
 
 int ppc::rt::runGlooRank(const PipelineOptions &o) {
   c10::Device device = parseDevice(o.device, o.localRank);
-  if (o.backend == "nccl" && !device.is_cuda())
-    throw std::runtime_error("--backend nccl runs on GPUs: add --device cuda (or use gloo)");
-  if (o.backend == "gloo-p2p" && device.is_cuda())
-    throw std::runtime_error("--backend gloo-p2p runs on the CPU: use nccl for --device cuda");
   Job job = prepareJob(o, device);
   int ranks = job.schedule.numRanks;
   if (o.printSchedule && o.rank == 0)

@@ -1,9 +1,9 @@
 //===- runtime/Report.h - Report, trace and result files --------*- C++ -*-===//
 //
 // What rank 0 writes after a run besides the outputs: the report JSON (step
-// time, throughput, busy and idle per rank, measured bubble, the ideal (M+S-1)*t_slowest bound, peak
-// memory) and a Chrome trace (one track per rank, a span per action and per
-// wait for another rank).
+// time, throughput, busy and idle per rank, measured bubble, the ideal (M+S-1)*t_slowest bound,
+// peak memory) and a Chrome trace (one track per rank, a span per action and per wait for another
+// rank).
 //
 //===----------------------------------------------------------------------===//
 #ifndef PPC_RUNTIME_REPORT_H

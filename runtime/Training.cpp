@@ -121,7 +121,7 @@ void Trainer::saveGradients(const std::string &path) {
   }
   for (int r = 1; r < transport.worldSize(); ++r)
     for (const auto &item : transport.recv("R|grads", r).toGenericDict())
-      grads.insert_or_assign(item.key().toStringRef(), item.value().toTensor());
+      grads.insert_or_assign(item.key().toStringRef(), item.value().toTensor().cpu());
   ppc::writeTorchSave(path, grads);
 }
 

@@ -20,6 +20,7 @@
 #include <c10/core/Device.h>
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -43,6 +44,23 @@ public:
   virtual void abort(const std::string &why) = 0;
   /// Waits until every value sent so far has left this rank.
   virtual void flush() {}
+};
+
+/// Values a process rank sends to itself (its stages talking to each other).
+class LocalMailbox {
+public:
+  void put(const std::string &key, const c10::IValue &value) { values[key] = value; }
+  c10::IValue take(const std::string &key, int rank) {
+    auto it = values.find(key);
+    if (it == values.end())
+      throw TransportError("rank " + std::to_string(rank) + " has no local value " + key);
+    c10::IValue v = std::move(it->second);
+    values.erase(it);
+    return v;
+  }
+
+private:
+  std::map<std::string, c10::IValue> values;
 };
 
 /// The shared state of the thread ranks of one process.

@@ -13,12 +13,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${1:-build}
 
-TORCH_PIN=(torch==2.11.0 torchvision==0.26.0 transformers==4.57.6)
+# transformers 4.46.3: from 4.53 on its causal mask is built with vmap, which torch.jit.trace
+# (HF's torchscript=True export) cannot follow.
+TORCH_PIN=(torch==2.11.0 torchvision==0.26.0 transformers==4.46.3)
 PIN_KEY=torch-2.11.0
 VENV=${PPC_VENV:-$HOME/.cache/ppc/venv-$PIN_KEY}
 
 PACKAGES=(build-essential cmake ninja-build ccache git ca-certificates python3 python3-venv
-          libgloo-dev llvm-dev libtbb-dev libgtest-dev nlohmann-json3-dev)
+          libgloo-dev llvm-dev libtbb-dev libgtest-dev nlohmann-json3-dev
+          zlib1g-dev libzstd-dev libxml2-dev libffi-dev libncurses-dev) # the last five: LLVM's CMake config
 
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
@@ -32,12 +35,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# The venv is complete once its stamp names the pins; a half-finished install is redone.
+# The venv is complete once its stamp names the pins; a half-finished or older install is
+# brought to the pins in place (pip keeps what already matches).
 STAMP="$VENV/.ppc-pins"
 if [ "$(cat "$STAMP" 2>/dev/null)" != "${TORCH_PIN[*]}" ]; then
   echo "setup: installing ${TORCH_PIN[*]} into $VENV (once; a few GB)"
-  rm -rf "$VENV"
-  /usr/bin/python3 -m venv "$VENV"
+  [ -x "$VENV/bin/pip" ] || { rm -rf "$VENV"; /usr/bin/python3 -m venv "$VENV"; }
   "$VENV/bin/pip" install -q --disable-pip-version-check "${TORCH_PIN[@]}"
   echo "${TORCH_PIN[*]}" > "$STAMP"
 fi
@@ -49,16 +52,20 @@ TORCH_CMAKE=$("$PY" -c 'import torch.utils; print(torch.utils.cmake_prefix_path)
 CUDA_ARGS=()
 if [ ! -x /usr/local/cuda/bin/nvcc ] && ! command -v nvcc >/dev/null; then
   CUDA_ROOT=$("$PY" -c 'import nvidia, os; print(os.path.join(nvidia.__path__[0], "cu13"))')
-  if [ ! -x "$CUDA_ROOT/bin/nvcc" ]; then
+  if [ ! -x "$CUDA_ROOT/bin/nvcc" ] || [ ! -e "$CUDA_ROOT/include/nv/target" ]; then
     echo "setup: no CUDA toolkit here; installing nvcc from PyPI into $VENV"
-    "$VENV/bin/pip" install -q --disable-pip-version-check "nvidia-cuda-nvcc==13.0.*"
+    # nvcc, its compiler front end and headers (CCCL) from the CUDA release the wheel was built with
+    "$VENV/bin/pip" install -q --disable-pip-version-check "nvidia-cuda-nvcc==13.0.88" \
+      "nvidia-nvvm==13.0.88" "nvidia-cuda-crt==13.0.88" "nvidia-cuda-cccl==13.0.85"
   fi
+  [ -e "$CUDA_ROOT/lib64" ] || ln -s lib "$CUDA_ROOT/lib64" # where nvcc.profile looks
   # CMake looks for unversioned libraries; the wheels ship only the .so.N names.
   for lib in "$CUDA_ROOT"/lib/lib*.so.[0-9]*; do
     base=${lib%%.so.*}.so
     [ -e "$base" ] || ln -s "$(basename "$lib")" "$base"
   done
-  CUDA_ARGS=(-DCUDAToolkit_ROOT="$CUDA_ROOT" -DCMAKE_CUDA_COMPILER="$CUDA_ROOT/bin/nvcc")
+  CUDA_ARGS=(-DCUDA_TOOLKIT_ROOT_DIR="$CUDA_ROOT" -DCUDAToolkit_ROOT="$CUDA_ROOT"
+             -DCMAKE_CUDA_COMPILER="$CUDA_ROOT/bin/nvcc")
 fi
 
 # ccache caches compilations across clean clones; the sloppiness lets it cache PCH users.

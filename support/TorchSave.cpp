@@ -47,10 +47,11 @@ std::vector<c10::IValue> ppc::readSavedValues(const std::string &path) {
 
 void ppc::writeTorchSave(const std::string &path, const c10::IValue &value) {
   std::vector<char> pkl;
-  torch::jit::Pickler pickler([&](const char *data, size_t size) { pkl.insert(pkl.end(), data, data + size); },
-                              /*tensor_table=*/nullptr, /*type_renamer=*/nullptr,
-                              /*memoized_class_types=*/nullptr, /*get_tensor_id=*/nullptr,
-                              /*tag_aggregates=*/false);
+  torch::jit::Pickler pickler(
+      [&](const char *data, size_t size) { pkl.insert(pkl.end(), data, data + size); },
+      /*tensor_table=*/nullptr, /*type_renamer=*/nullptr,
+      /*memoized_class_types=*/nullptr, /*get_tensor_id=*/nullptr,
+      /*tag_aggregates=*/false);
   pickler.protocol();
   pickler.pushIValue(value);
   pickler.stop();

@@ -5,6 +5,7 @@
 // and reports every failure as one line and a non-zero exit.
 //
 //===----------------------------------------------------------------------===//
+#include "runtime/Device.h"
 #include "runtime/Pipeline.h"
 #include "support/ErrorText.h"
 
@@ -113,6 +114,11 @@ Parsed parse(int argc, char **argv) {
   if (o.backend != "threads" && o.backend != "gloo" && o.backend != "gloo-p2p" &&
       o.backend != "nccl")
     throw std::runtime_error("--backend must be threads, gloo, gloo-p2p or nccl");
+  if (o.backend == "nccl" && o.device == "cpu")
+    throw std::runtime_error("--backend nccl runs on GPUs: add --device cuda (or use gloo)");
+  if (o.backend == "gloo-p2p" && o.device != "cpu")
+    throw std::runtime_error("--backend gloo-p2p runs on the CPU: use nccl with --device cuda");
+  parseDevice(o.device, 0); // no GPU at all: say so once, before starting any rank
   return p;
 }
 
@@ -131,8 +137,9 @@ int run(int argc, char **argv) {
   }
   o.ranks = p.nproc;
   if (p.nproc == 0 && o.backend != "threads")
-    throw std::runtime_error("--backend " + o.backend +
-                             " runs ranks as processes: add --nproc N (or start pprun under torchrun)");
+    throw std::runtime_error(
+        "--backend " + o.backend +
+        " runs ranks as processes: add --nproc N (or start pprun under torchrun)");
   if (p.nproc > 0 && !(p.backendGiven && o.backend == "threads"))
     return launchProcesses(o, argc, argv);
   return runThreads(o);

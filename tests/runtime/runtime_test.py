@@ -109,7 +109,7 @@ def inference(backend):
                              (4, "transformer.h.1:begin,transformer.h.2:begin,transformer.h.3:begin")]:
         stages = compile_model(GPT2, splits, f"gpt2_{n_stages}")
         for schedule, ranks in schedules_for(n_stages):
-            if backend == "gloo" and ranks != 2:
+            if backend != "threads" and ranks != 2:
                 continue
             for m in (1, 2, 3, 8):
                 extra = ["--microbatches", str(m), "--schedule", schedule, "--nproc", str(ranks),
@@ -172,7 +172,9 @@ def training():
         stages = compile_model(model, four, label + "_train4")
         for schedule, ranks, backend in [("gpipe", 4, "threads"), ("1f1b", 4, "threads"),
                                          ("interleaved-1f1b", 2, "threads"),
-                                         ("zero-bubble", 4, "threads"), ("1f1b", 4, "gloo")]:
+                                         ("zero-bubble", 4, "threads"), ("1f1b", 4, "gloo"),
+                                         ("1f1b", 4, "gloo-p2p"),
+                                         ("interleaved-1f1b", 2, "gloo-p2p")]:
             gfile = os.path.join(WORK, f"{label}_{schedule}_{backend}.grads.pt")
             proc = run([PPRUN, stages, "--inputs", io, "--microbatches", "4", "--schedule",
                         schedule, "--nproc", str(ranks), "--backend", backend, "--train",
@@ -256,21 +258,24 @@ def faults():
     io = os.path.join(DATA, "gpt2-tiny-lm.io.pt")
     stages = compile_model(GPT2, "transformer.h.2:begin", "gpt2_faults", example=io)
     # A killed rank ends the job with an error, not a hang.
-    proc = subprocess.Popen([PPRUN, stages, "--inputs", io, "--nproc", "2", "--steps", "100000",
-                             "--timeout", "20"], stderr=subprocess.PIPE, text=True)
-    time.sleep(4)
-    kids = children_of(proc.pid)
-    start = time.time()
-    if kids:
-        os.kill(int(kids[-1]), signal.SIGKILL)
-    try:
-        _, err = proc.communicate(timeout=60)
-        elapsed = time.time() - start
-        report("killed rank ends the job", bool(kids) and proc.returncode != 0 and "rank" in err,
-               f"exit {proc.returncode} after {elapsed:.1f} s: {err.strip().splitlines()[:1]}")
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        report("killed rank ends the job", False, "hung")
+    for backend in ("gloo", "gloo-p2p"):
+        proc = subprocess.Popen([PPRUN, stages, "--inputs", io, "--nproc", "2", "--steps",
+                                 "100000", "--timeout", "20", "--backend", backend],
+                                stderr=subprocess.PIPE, text=True)
+        time.sleep(4)
+        kids = children_of(proc.pid)
+        start = time.time()
+        if kids:
+            os.kill(int(kids[-1]), signal.SIGKILL)
+        name = f"killed rank ends the job ({backend})"
+        try:
+            _, err = proc.communicate(timeout=60)
+            elapsed = time.time() - start
+            report(name, bool(kids) and proc.returncode != 0 and "rank" in err,
+                   f"exit {proc.returncode} after {elapsed:.1f} s: {err.strip().splitlines()[:1]}")
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            report(name, False, "hung")
     # Bad input: a clear message before any work.
     def bad(name, args, message):
         proc = run([PPRUN] + args)
@@ -298,11 +303,20 @@ def faults():
     os.replace(os.path.join(other, "stage1.pt"), os.path.join(mismatch, "stage1.pt"))
     bad("stage does not match the manifest", [mismatch, "--inputs", io], "pipeline.json lists")
     bad("unknown schedule", [stages, "--inputs", io, "--schedule", "pipedream"], "unknown schedule")
+    bad("gloo without process ranks", [stages, "--inputs", io, "--backend", "gloo"], "--nproc N")
+    if not torch.cuda.is_available():  # on a GPU machine tests/gpu runs these for real
+        bad("--device cuda without a GPU", [stages, "--inputs", io, "--device", "cuda"],
+            "no CUDA device is visible")
+        bad("nccl without a GPU", [stages, "--inputs", io, "--backend", "nccl", "--nproc", "2",
+                                   "--device", "cuda"], "no CUDA device is visible")
+    bad("nccl on the cpu", [stages, "--inputs", io, "--backend", "nccl", "--nproc", "2"],
+        "--device cuda")
     bad("non-empty checkpoint directory", [stages, "--inputs", io, "--train", "--targets", io,
                                            "--checkpoint", stages], "is not empty")
 
 
 {"inference-threads": lambda: inference("threads"), "inference-gloo": lambda: inference("gloo"),
+ "inference-p2p": lambda: inference("gloo-p2p"),
  "training": training, "faults": faults}[PART]()
 print(f"{passed} passed, {len(failed)} failed")
 sys.exit(1 if failed else 0)
