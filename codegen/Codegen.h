@@ -10,6 +10,8 @@
 #ifndef PPC_CODEGEN_CODEGEN_H
 #define PPC_CODEGEN_CODEGEN_H
 
+#include "runtime/Manifest.h"
+
 #include <map>
 #include <string>
 
@@ -32,6 +34,9 @@ void emitPipeline(Model &model, const std::string &dir, const EmitOptions &opts)
 
 /// Saves stage `k` of the partitioned model as a TorchScript archive.
 void saveStageModule(Model &model, int stage, const std::string &file);
+
+/// The manifest of the partitioned graph (the one place that fills it).
+rt::Manifest buildManifest(const Model &model, const Graph &g);
 
 /// The pipeline.json text for the partitioned graph.
 std::string pipelineJson(const Model &model, const Graph &g);

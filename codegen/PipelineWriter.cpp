@@ -1,9 +1,9 @@
 //===- codegen/PipelineWriter.cpp - The output directory and manifest ----===//
 //
-// Writes pipeline.json (format ppc.pipeline/1, design §3) from the
-// partitioned IR and saves every stage into a temporary sibling directory,
-// which is renamed into place only when everything succeeded, so a failed
-// compile leaves no partial output.
+// Fills the pipeline.json schema (runtime/Manifest.h) from the partitioned IR
+// and saves every stage, in parallel with TBB, into a temporary sibling
+// directory, which is renamed into place only when everything succeeded, so
+// a failed compile leaves no partial output.
 //
 //===----------------------------------------------------------------------===//
 #include "codegen/Codegen.h"
@@ -16,15 +16,15 @@
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/SHA256.h"
 
-#include <nlohmann/json.hpp>
+#include <tbb/parallel_for.h>
 
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <random>
 #include <set>
 
 using namespace ppc;
-using json = nlohmann::ordered_json;
 namespace fs = std::filesystem;
 
 namespace {
@@ -37,13 +37,14 @@ std::string sha256File(const std::string &path) {
   return llvm::toHex(digest, /*LowerCase=*/true);
 }
 
-json valueInfo(const Value &v) {
-  json info = {{"type", v.type}};
-  if (!v.tensor.dtype.empty())
-    info["dtype"] = v.tensor.dtype;
+rt::ValueType valueType(const Value &v) {
+  rt::ValueType t;
+  t.type = v.type;
+  t.dtype = v.tensor.dtype;
+  t.hasShape = v.tensor.hasShape;
   if (v.tensor.hasShape)
-    info["shape"] = std::vector<int64_t>(v.tensor.shape.begin(), v.tensor.shape.end());
-  return info;
+    t.shape.assign(v.tensor.shape.begin(), v.tensor.shape.end());
+  return t;
 }
 
 /// Modules whose ops all lie in `stage` and whose parent's do not.
@@ -67,7 +68,8 @@ std::vector<std::string> stageModules(const Graph &g, int stage) {
   return out;
 }
 
-json stageCost(const Graph &g, const StageCost &cost, int stage) {
+/// Bytes come from the one stageCosts() the partitioner and the simulation use.
+rt::StageCost stageCost(const Graph &g, const StageCost &cost, int stage) {
   double timeMs = 0, flops = 0;
   for (const auto &op : g.ops()) {
     if (op->stage != stage)
@@ -75,84 +77,65 @@ json stageCost(const Graph &g, const StageCost &cost, int stage) {
     timeMs += op->cost.timeMs;
     flops += op->cost.flops;
   }
-  auto paramBytes = int64_t(cost.paramBytes), activationBytes = int64_t(cost.activationBytes);
-  return {{"time_ms", timeMs},
-          {"flops", flops},
-          {"param_bytes", paramBytes},
-          {"activation_bytes", activationBytes}};
+  return {timeMs, flops, int64_t(cost.paramBytes), int64_t(cost.activationBytes)};
 }
 
-json stageEntry(const Graph &g, const std::vector<StageCost> &costs, int k) {
+rt::StageSpec stageSpec(const Graph &g, const std::vector<StageCost> &costs, int k) {
   const StageInterface &io = g.stageInterfaces[k];
-  json inputs = json::array();
-  for (const Value *v : io.inputs) {
-    int from = g.producerStage(*v);
-    inputs.push_back({{"value", v->name}, {"from", from < 0 ? json("input") : json(from)}});
-  }
-  json outputs = json::array();
+  rt::StageSpec s;
+  s.index = k;
+  s.file = "stage" + std::to_string(k) + ".pt";
+  for (const Value *v : io.inputs)
+    s.inputs.push_back({v->name, g.producerStage(*v)});
   for (const Value *v : io.outputs)
-    outputs.push_back(v->name);
-  return {{"index", k},
-          {"file", "stage" + std::to_string(k) + ".pt"},
-          {"inputs", inputs},
-          {"outputs", outputs},
-          {"parameters", io.parameters},
-          {"modules", stageModules(g, k)},
-          {"cost", stageCost(g, costs[k], k)}};
+    s.outputs.push_back(v->name);
+  s.parameters = io.parameters;
+  s.modules = stageModules(g, k);
+  s.cost = stageCost(g, costs[k], k);
+  return s;
 }
 
-json valuesTable(const Graph &g) {
-  json values = json::object();
-  for (const CrossStageValue &c : g.crossStage) {
-    json info = valueInfo(*c.value);
-    info["producer"] = c.producer < 0 ? json("input") : json(c.producer);
-    info["consumers"] = c.consumers;
-    values[c.value->name] = info;
-  }
-  for (const Value *out : g.outputs())
-    if (!values.contains(out->name)) {
-      json info = valueInfo(*out);
-      info["producer"] = g.outputStage(*out);
-      info["consumers"] = json::array();
-      values[out->name] = info;
-    }
-  return values;
+void addValue(rt::Manifest &m, const Value &v, int producer, std::vector<int> consumers) {
+  rt::ValueEntry e;
+  static_cast<rt::ValueType &>(e) = valueType(v);
+  e.producer = producer;
+  e.consumers = std::move(consumers);
+  m.consumers[v.name] = e.consumers;
+  m.values.emplace_back(v.name, std::move(e));
 }
 
 } // namespace
 
-std::string ppc::pipelineJson(const Model &model, const Graph &g) {
-  json inputs = json::array();
+rt::Manifest ppc::buildManifest(const Model &model, const Graph &g) {
+  rt::Manifest m;
+  m.source = {fs::path(model.path()).filename().string(), sha256File(model.path()),
+              model.parameterCount()};
+  for (const SplitPoint &s : g.splits)
+    m.splits.push_back(s.str());
   for (const Value *v : g.inputs()) {
-    json in = valueInfo(*v);
-    in["name"] = v->name;
-    inputs.push_back(in);
+    rt::ModelInput in;
+    static_cast<rt::ValueType &>(in) = valueType(*v);
+    in.name = v->name;
+    in.rank = in.hasShape ? int(in.shape.size()) : -1;
+    m.inputs.push_back(in);
   }
-  json outputs = json::array();
   for (const Value *v : g.outputs())
-    outputs.push_back({{"value", v->name}, {"stage", g.outputStage(*v)}});
-  json stages = json::array();
+    m.outputs.push_back({v->name, g.outputStage(*v)});
   std::vector<StageCost> costs = stageCosts(g);
   for (int k = 0; k < g.numStages; ++k)
-    stages.push_back(stageEntry(g, costs, k));
-  json tied = json::array();
+    m.stages.push_back(stageSpec(g, costs, k));
+  for (const CrossStageValue &c : g.crossStage)
+    addValue(m, *c.value, c.producer, c.consumers);
+  for (const Value *out : g.outputs())
+    if (!m.value(out->name))
+      addValue(m, *out, g.outputStage(*out), {});
   for (const Tie &t : g.ties)
-    tied.push_back({{"parameters", t.parameters}, {"stages", t.stages}});
-  json splits = json::array();
-  for (const SplitPoint &s : g.splits)
-    splits.push_back(s.str());
-  json doc = {{"format", "ppc.pipeline/1"},
-              {"source",
-               {{"file", fs::path(model.path()).filename().string()},
-                {"sha256", sha256File(model.path())},
-                {"parameters", model.parameterCount()}}},
-              {"splits", splits},
-              {"inputs", inputs},
-              {"outputs", outputs},
-              {"stages", stages},
-              {"values", valuesTable(g)},
-              {"tied", tied}};
-  return doc.dump(1) + "\n";
+    m.tied.push_back({t.parameters, t.stages});
+  return m;
+}
+
+std::string ppc::pipelineJson(const Model &model, const Graph &g) {
+  return rt::writeManifest(buildManifest(model, g));
 }
 
 void ppc::checkOutputDirectory(const std::string &dir, bool force) {
@@ -173,6 +156,24 @@ static std::string temporarySibling(const fs::path &dir) {
   return (parent / ("." + dir.filename().string() + ".tmp-" + std::to_string(rd()))).string();
 }
 
+/// Builds and saves every stage at once. Stages share nothing they write:
+/// each has its own compilation unit and class types, and reads the loaded
+/// model (its graph, types and parameter tensors) without changing it. The
+/// first failing stage's error is the one reported.
+static void saveStagesInParallel(Model &model, int stages, const std::string &dir) {
+  std::vector<std::exception_ptr> errors(stages);
+  tbb::parallel_for(0, stages, [&](int k) {
+    try {
+      saveStageModule(model, k, dir + "/stage" + std::to_string(k) + ".pt");
+    } catch (...) {
+      errors[k] = std::current_exception();
+    }
+  });
+  for (const std::exception_ptr &e : errors)
+    if (e)
+      std::rethrow_exception(e);
+}
+
 void ppc::emitPipeline(Model &model, const std::string &dir, const EmitOptions &opts) {
   checkOutputDirectory(dir, opts.force);
   fs::path target = fs::path(dir).lexically_normal();
@@ -182,8 +183,7 @@ void ppc::emitPipeline(Model &model, const std::string &dir, const EmitOptions &
   fs::create_directories(tmp);
   try {
     Graph &g = model.graph();
-    for (int k = 0; k < g.numStages; ++k)
-      saveStageModule(model, k, tmp + "/stage" + std::to_string(k) + ".pt");
+    saveStagesInParallel(model, g.numStages, tmp);
     std::ofstream(tmp + "/pipeline.json") << pipelineJson(model, g);
     for (const auto &[name, content] : opts.extraFiles)
       std::ofstream(tmp + "/" + name) << content;

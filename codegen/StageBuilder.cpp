@@ -12,7 +12,7 @@
 #include "codegen/StageModule.h"
 #include "frontend/ModelImpl.h"
 #include "ir/Diagnostics.h"
-#include "passes/MutationSafety.h"
+#include "ir/OpNames.h"
 
 #include <map>
 
@@ -35,8 +35,9 @@ std::string classAtom(const std::string &name) {
 
 class StageBuilder {
 public:
-  StageBuilder(ModelImpl &impl, int stage)
-      : impl(impl), g(impl.ir), stage(stage), cu(std::make_shared<torch::jit::CompilationUnit>()),
+  StageBuilder(ModelImpl &impl, const OpRange &ops, const StageInterface &io, int stage)
+      : impl(impl), g(impl.ir), ops(ops), io(io), stage(stage),
+        cu(std::make_shared<torch::jit::CompilationUnit>()),
         module(c10::QualifiedName("__torch__.ppc_stage" + std::to_string(stage)), cu),
         graph(std::make_shared<torch::jit::Graph>()) {}
   torch::jit::Module build();
@@ -54,7 +55,9 @@ private:
 
   ModelImpl &impl;
   const Graph &g;
-  int stage;
+  OpRange ops;
+  const StageInterface &io;
+  int stage; // names the module and errors
   std::shared_ptr<torch::jit::CompilationUnit> cu;
   torch::jit::Module module;
   std::shared_ptr<torch::jit::Graph> graph;
@@ -132,8 +135,8 @@ JitValue *StageBuilder::valueOf(Value *v) {
     result =
         graph->insertNode(graph->createClone(old->node(), [](JitValue *x) { return x; }))->output();
   } else {
-    throw CompileError("internal: stage " + std::to_string(stage) + " reads %" + v->name +
-                       ", which it neither computes nor receives");
+    throw InternalError("stage " + std::to_string(stage) + " reads %" + v->name +
+                        ", which it neither computes nor receives");
   }
   return env[v] = result;
 }
@@ -152,8 +155,7 @@ JitValue *StageBuilder::mapFree(JitValue *old,
   if (old->node()->kind() == c10::prim::Constant)
     return graph->insertNode(graph->createClone(old->node(), [](JitValue *x) { return x; }))
         ->output();
-  throw CompileError("internal: no value for %" + old->debugName() + " in stage " +
-                     std::to_string(stage));
+  throw InternalError("no value for %" + old->debugName() + " in stage " + std::to_string(stage));
 }
 
 void StageBuilder::preregisterBlockAttributes(Block *b) {
@@ -202,14 +204,12 @@ void StageBuilder::emitOp(const Op &op) {
 
 torch::jit::Module StageBuilder::build() {
   self = graph->addInput("self")->setType(module.type());
-  const StageInterface &io = g.stageInterfaces.at(stage);
   for (Value *in : io.inputs) {
     auto *old = static_cast<JitValue *>(in->handle);
     env[in] = graph->addInput(in->name)->setType(c10::unshapedType(old->type()));
   }
-  for (const auto &op : g.ops())
-    if (op->stage == stage)
-      emitOp(*op);
+  for (unsigned i = ops.begin; i < ops.end; ++i)
+    emitOp(*g.ops()[i]);
   std::vector<JitValue *> outs;
   for (Value *out : io.outputs)
     outs.push_back(valueOf(out));
@@ -223,7 +223,45 @@ torch::jit::Module StageBuilder::build() {
 } // namespace
 
 torch::jit::Module ppc::buildStageModule(Model &model, int stage) {
-  return StageBuilder(model.impl(), stage).build();
+  const Graph &g = model.graph();
+  OpRange ops{unsigned(g.ops().size()), 0};
+  for (const auto &op : g.ops())
+    if (op->stage == stage) {
+      ops.begin = std::min(ops.begin, op->index);
+      ops.end = op->index + 1;
+    }
+  if (ops.end == 0)
+    ops.begin = 0;
+  return StageBuilder(model.impl(), ops, g.stageInterfaces.at(stage), stage).build();
+}
+
+torch::jit::Module ppc::buildRegionModule(Model &model, const OpRange &ops,
+                                          const StageInterface &io, int id) {
+  return StageBuilder(model.impl(), ops, io, id).build();
+}
+
+StageInterface ppc::regionInterface(const Graph &g, const OpRange &ops) {
+  auto inside = [&](const Value *v) {
+    return v->def && v->def->index >= ops.begin && v->def->index < ops.end;
+  };
+  StageInterface io;
+  for (Value *in : g.inputs())
+    for (unsigned i = ops.begin; i < ops.end; ++i)
+      if (llvm::is_contained(g.ops()[i]->inputs, in)) {
+        io.inputs.push_back(in);
+        break;
+      }
+  for (unsigned i = ops.begin; i < ops.end; ++i) {
+    const Op &op = *g.ops()[i];
+    for (Value *in : op.inputs)
+      if (in->kind == ValueKind::Result && !inside(in) && !llvm::is_contained(io.inputs, in))
+        io.inputs.push_back(in);
+    for (Value *r : op.results)
+      if (r->isModelOutput ||
+          llvm::any_of(r->users, [&](const Op *u) { return u->index >= ops.end; }))
+        io.outputs.push_back(r);
+  }
+  return io;
 }
 
 void ppc::saveStageModule(Model &model, int stage, const std::string &file) {

@@ -22,9 +22,8 @@
 
 #include <chrono>
 #include <cstring>
+#include <memory>
 #include <vector>
-
-#include "llvm/Support/Format.h"
 
 using namespace ppc;
 
@@ -75,27 +74,8 @@ double linkBandwidth(const CompileOptions &opts) {
   return measured;
 }
 
-/// Wall time of the compiler's phases, for --time-passes.
-class PhaseTimer {
-public:
-  void lap(const char *phase) {
-    auto now = std::chrono::steady_clock::now();
-    laps.push_back({phase, std::chrono::duration<double, std::milli>(now - last).count()});
-    last = now;
-  }
-  void print(llvm::raw_ostream &err) const {
-    err << "phase timings:\n";
-    for (const auto &[phase, ms] : laps)
-      err << llvm::format("  %-20s %8.3f ms\n", phase.c_str(), ms);
-  }
-
-private:
-  std::chrono::steady_clock::time_point last = std::chrono::steady_clock::now();
-  std::vector<std::pair<std::string, double>> laps;
-};
-
-Balance chooseBalance(Model &model, const CompileOptions &opts, bool haveShapes,
-                      llvm::raw_ostream &err) {
+/// `--balance`, decided before any work: without shapes only parameters can be balanced.
+Balance chooseBalance(const CompileOptions &opts, bool haveShapes, llvm::raw_ostream &err) {
   if (opts.balance != "time" && opts.balance != "flops" && opts.balance != "params")
     throw CompileError("--balance must be time, flops or params, not '" + opts.balance + "'");
   if (opts.balance == "params")
@@ -106,39 +86,63 @@ Balance chooseBalance(Model &model, const CompileOptions &opts, bool haveShapes,
         << opts.balance << "\n";
     return Balance::Params;
   }
-  if (opts.balance == "flops")
-    return Balance::Flops;
-  std::vector<unsigned> boundaries;
-  for (const Candidate &c : splitCandidates(model.graph()))
-    boundaries.push_back(c.position);
-  measureRegionCosts(model, boundaries);
-  return Balance::Time;
+  return opts.balance == "flops" ? Balance::Flops : Balance::Time;
 }
 
-/// Chooses the split points `--stages` asks for beyond the user's.
-void partitionAutomatically(Model &model, const CompileOptions &opts, bool haveShapes,
-                            PhaseTimer &timer, llvm::raw_ostream &out, llvm::raw_ostream &err) {
-  Graph &g = model.graph();
+/// What the partitioner is asked for, from the options.
+PartitionOptions partitionOptions(const CompileOptions &opts, Balance balance) {
   PartitionOptions po;
   po.stages = opts.stages;
-  po.fixedSplits = g.splits;
   po.linkGBps = linkBandwidth(opts);
   po.maxStageBytes = opts.maxStageMb * 1e6;
   // Activations in flight follow the schedule being simulated (default 1F1B).
   SimulateSpec spec = parseSimulateSpec(opts.simulate);
   po.inFlight = inFlightFor(spec.memorySchedule(), spec.microbatches);
-  po.balance = chooseBalance(model, opts, haveShapes, err);
-  timer.lap("measure-costs");
-  g.splits = choosePartition(g, po);
-  timer.lap("choose-splits");
-  if (opts.printPlan)
-    out << formatPlan(g, splitPositions(g, g.splits), po);
+  po.balance = balance;
+  return po;
 }
 
-void printTimings(const PassManager &pm, llvm::raw_ostream &err) {
-  err << "pass timings:\n";
-  for (const auto &t : pm.timings())
-    err << llvm::format("  %-20s %8.3f ms  %u changed\n", t.name.c_str(), t.ms, t.changed);
+/// The whole compiler in order: every step on the loaded model is a named
+/// pass, so --time-passes and --print-after-all see all of them.
+void buildCompilePipeline(PassManager &pm, Model &model, const CompileOptions &opts,
+                          const std::vector<SplitPoint> &splits, llvm::raw_ostream &out,
+                          llvm::raw_ostream &err) {
+  bool haveShapes = !opts.exampleInputs.empty();
+  pm.add("apply-ties", [&](Graph &g) {
+    applyTies(model, opts, err);
+    return unsigned(g.ties.size());
+  });
+  if (haveShapes)
+    pm.add("annotate-shapes", [&](Graph &) {
+      model.annotateShapes(opts.exampleInputs);
+      return 0u;
+    });
+  pm.addRegistered("analytic-costs");
+  pm.add("user-splits", [&](Graph &g) {
+    g.splits = splits;
+    return unsigned(splits.size());
+  });
+  if (opts.stages > int(splits.size()) + 1) {
+    Balance balance = chooseBalance(opts, haveShapes, err);
+    if (balance == Balance::Time)
+      pm.add("measure-costs", [&](Graph &g) {
+        std::vector<unsigned> boundaries;
+        for (const Candidate &c : splitCandidates(g))
+          boundaries.push_back(c.position);
+        measureRegionCosts(model, boundaries);
+        return unsigned(boundaries.size());
+      });
+    pm.add("choose-splits", [&, balance](Graph &g) {
+      PartitionOptions po = partitionOptions(opts, balance);
+      po.fixedSplits = g.splits;
+      g.splits = choosePartition(g, po);
+      if (opts.printPlan)
+        out << formatPlan(g, splitPositions(g, g.splits), po);
+      return unsigned(g.splits.size());
+    });
+  }
+  if (!splits.empty() || opts.stages > 1)
+    buildPartitionPipeline(pm);
 }
 
 } // namespace
@@ -147,51 +151,37 @@ int ppc::compileModel(const CompileOptions &opts, llvm::raw_ostream &out, llvm::
   if (!opts.outDir.empty())
     checkOutputDirectory(opts.outDir, opts.force);
   std::vector<SplitPoint> splits = userSplits(opts); // bad words fail before loading
-  PhaseTimer timer;
-  std::unique_ptr<Model> model = Model::load(opts.model);
-  timer.lap("load");
-  Graph &g = model->graph();
-  applyTies(*model, opts, err);
-  bool haveShapes = !opts.exampleInputs.empty();
-  if (haveShapes)
-    model->annotateShapes(opts.exampleInputs);
-  annotateAnalyticCosts(g);
-  g.splits = splits;
-  if (opts.stages > 0 && opts.stages < int(g.splits.size()) + 1)
+  if (opts.stages > 0 && opts.stages < int(splits.size()) + 1)
     throw CompileError("--stages " + std::to_string(opts.stages) + " but " +
-                           std::to_string(g.splits.size()) + " split points were given",
+                           std::to_string(splits.size()) + " split points were given",
                        "give at most N-1 split points with --stages N");
-  timer.lap("shapes-and-costs");
-  if (opts.stages > int(g.splits.size()) + 1)
-    partitionAutomatically(*model, opts, haveShapes, timer, out, err);
-  bool partition = !g.splits.empty();
+  bool partition = !splits.empty() || opts.stages > 1;
   if (!partition && !opts.outDir.empty())
     throw CompileError("nothing to split: give --split PATH:begin|end or --stages N");
-  if (partition) {
-    PassManager pm;
-    pm.printAfterAll = opts.printAfterAll;
-    pm.printStream = &err;
-    buildPartitionPipeline(pm);
-    pm.run(g);
-    if (opts.timePasses)
-      printTimings(pm, err);
-  }
+  if (!partition && !opts.simulate.empty())
+    throw CompileError("--simulate needs a partition", "add --split or --stages");
+  PassManager pm;
+  pm.verifyEach = true; // linear in the IR's size: cheap next to any pass
+  pm.printAfterAll = opts.printAfterAll;
+  pm.printStream = &err;
+  std::unique_ptr<Model> model;
+  pm.timeStep("load", [&] { model = Model::load(opts.model); });
+  Graph &g = model->graph();
+  buildCompilePipeline(pm, *model, opts, splits, out, err);
+  pm.run(g);
   if (opts.printIR)
     printGraph(g, out);
-  if (!opts.simulate.empty()) {
-    if (!partition)
-      throw CompileError("--simulate needs a partition", "add --split or --stages");
+  if (!opts.simulate.empty())
     printSimulation(g, parseSimulateSpec(opts.simulate), linkBandwidth(opts), out);
-  }
   if (!opts.dotFile.empty())
     writeDot(graphToString(g), opts.dotFile);
-  if (opts.outDir.empty())
-    return 0;
-  timer.lap("passes");
-  emitPipeline(*model, opts.outDir, {opts.force, {{"ir.txt", graphToString(g)}}});
-  timer.lap("emit");
+  if (!opts.outDir.empty()) {
+    pm.timeStep("emit", [&] {
+      emitPipeline(*model, opts.outDir, {opts.force, {{"ir.txt", graphToString(g)}}});
+    });
+    err << "ppc: wrote " << g.numStages << " stages to " << opts.outDir << "\n";
+  }
   if (opts.timePasses)
-    timer.print(err);
-  err << "ppc: wrote " << g.numStages << " stages to " << opts.outDir << "\n";
+    pm.printTimings(err);
   return 0;
 }

@@ -1,7 +1,7 @@
 //===- driver/Driver.h - What the ppc subcommands do ------------*- C++ -*-===//
 //
 // The logic behind `ppc` (compile), `ppc verify`, `ppc inspect` and
-// `ppc merge`, kept out of tools/ so that the main only parses arguments and
+// `ppc merge` and `ppc opt`, kept out of tools/ so that the main only parses arguments and
 // reports errors. Every function throws CompileError on bad input.
 //
 //===----------------------------------------------------------------------===//
@@ -36,6 +36,18 @@ struct CompileOptions {
 
 /// Compiles a model; returns the process exit code.
 int compileModel(const CompileOptions &opts, llvm::raw_ostream &out, llvm::raw_ostream &err);
+
+struct OptOptions {
+  std::string irFile;                  // "-" for stdin
+  std::string passes;                  // "place-splits,cross-stage-values"
+  std::vector<std::string> splitSpecs; // added to the IR's own `splits`
+  bool printAfterAll = false;
+  bool timePasses = false;
+};
+
+/// Runs registered passes on IR text and prints the resulting IR; every pass
+/// is followed by Graph::verify.
+int optIR(const OptOptions &opts, llvm::raw_ostream &out, llvm::raw_ostream &err);
 
 /// Chains the stages of `dir` in one process on the inputs of `ioFile` and
 /// compares with the unpartitioned model; exit 0 only when every output is

@@ -11,16 +11,14 @@
 #include "ir/Parser.h"
 #include "ir/Printer.h"
 #include "passes/CrossStageValues.h"
+#include "runtime/Manifest.h"
 
 #include "llvm/Support/Format.h"
-
-#include <nlohmann/json.hpp>
 
 #include <fstream>
 #include <sstream>
 
 using namespace ppc;
-using nlohmann::json;
 
 namespace {
 
@@ -42,49 +40,94 @@ std::unique_ptr<Graph> parseStoredIR(const std::string &text, const std::string 
   return g;
 }
 
-int64_t valueBytes(const json &values, const std::string &name) {
-  if (!values.contains(name))
-    return 0;
-  const json &v = values.at(name);
-  if (!v.contains("shape") || !v.contains("dtype"))
-    return 8; // a scalar or an unknown shape: counted as one word
-  Value probe;
-  probe.tensor.dtype = v.at("dtype");
-  probe.tensor.hasShape = true;
-  for (int64_t d : v.at("shape"))
-    probe.tensor.shape.push_back(d);
-  return std::max<int64_t>(0, probe.tensor.bytes());
+/// `m`'s parent and, when its last component is a number, that number.
+std::pair<llvm::StringRef, int> splitIndex(llvm::StringRef m) {
+  auto [parent, last] = m.rsplit('.');
+  int index = -1;
+  if (last != m && last.getAsInteger(10, index))
+    index = -1;
+  return {last == m ? llvm::StringRef() : parent, index};
 }
 
-void printStageTable(const json &manifest, const Graph &g, llvm::raw_ostream &out) {
-  const json &values = manifest.at("values");
+/// Module names with runs of numbered siblings folded: transformer.h.{0..5}.
+std::vector<std::string> summariseModules(const std::vector<std::string> &modules) {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < modules.size();) {
+    auto [parent, first] = splitIndex(modules[i]);
+    size_t j = i + 1;
+    while (first >= 0 && j < modules.size() &&
+           splitIndex(modules[j]) == std::make_pair(parent, first + int(j - i)))
+      ++j;
+    if (j - i >= 3) {
+      out.push_back(parent.str() + ".{" + std::to_string(first) + ".." +
+                    std::to_string(first + int(j - i) - 1) + "}");
+      i = j;
+      continue;
+    }
+    out.push_back(modules[i++]);
+  }
+  return out;
+}
+
+/// Prints the summarised module list wrapped at 100 columns, continuation
+/// lines indented to `indent`.
+void printModuleList(const std::vector<std::string> &modules, unsigned indent,
+                     llvm::raw_ostream &out) {
+  unsigned column = indent;
+  bool first = true;
+  for (const std::string &m : summariseModules(modules)) {
+    if (!first && column + m.size() + 2 > 100) {
+      out << ",\n";
+      out.indent(indent);
+      column = indent;
+    } else if (!first) {
+      out << ", ";
+      column += 2;
+    }
+    out << m;
+    column += m.size();
+    first = false;
+  }
+  out << "\n";
+}
+
+int64_t valueBytes(const rt::Manifest &manifest, const std::string &name) {
+  const rt::ValueEntry *v = manifest.value(name);
+  if (!v)
+    return 0;
+  if (!v->hasShape || v->dtype.empty())
+    return 8; // a scalar or an unknown shape: counted as one word
+  TensorInfo probe;
+  probe.dtype = v->dtype;
+  probe.hasShape = true;
+  probe.shape.assign(v->shape.begin(), v->shape.end());
+  return std::max<int64_t>(0, probe.bytes());
+}
+
+void printStageTable(const rt::Manifest &manifest, const Graph &g, llvm::raw_ostream &out) {
   out << "stage     ops   params  param bytes     bytes in    bytes out  modules\n";
-  for (const json &stage : manifest.at("stages")) {
-    int k = stage.at("index");
+  for (const rt::StageSpec &stage : manifest.stages) {
+    int k = stage.index;
     size_t ops = llvm::count_if(g.ops(), [&](const auto &op) { return op->stage == k; });
     int64_t in = 0, outBytes = 0;
-    for (const json &v : stage.at("inputs"))
-      in += valueBytes(values, v.at("value"));
-    for (const json &v : stage.at("outputs"))
-      outBytes += valueBytes(values, v);
-    int64_t paramBytes = stage.contains("cost") ? stage["cost"].value("param_bytes", 0) : 0;
-    std::string modules;
-    for (const json &m : stage.at("modules"))
-      modules += (modules.empty() ? "" : ", ") + m.get<std::string>();
-    out << llvm::format("%-6d %6zu %8zu %12lld %12lld %12lld  %s\n", k, ops,
-                        stage.at("parameters").size(), (long long)paramBytes, (long long)in,
-                        (long long)outBytes, modules.c_str());
+    for (const rt::StageInput &v : stage.inputs)
+      in += valueBytes(manifest, v.value);
+    for (const std::string &v : stage.outputs)
+      outBytes += valueBytes(manifest, v);
+    out << llvm::format("%-6d %6zu %8zu %12lld %12lld %12lld  ", k, ops, stage.parameters.size(),
+                        (long long)stage.cost.paramBytes, (long long)in, (long long)outBytes);
+    printModuleList(stage.modules, /*indent=*/59, out);
   }
 }
 
 } // namespace
 
 int ppc::inspectStages(const std::string &dir, const std::string &dotFile, llvm::raw_ostream &out) {
-  json manifest;
+  rt::Manifest manifest;
   try {
-    manifest = json::parse(readFile(dir + "/pipeline.json"));
-  } catch (const json::exception &e) {
-    throw CompileError("'" + dir + "/pipeline.json' is not valid: " + e.what());
+    manifest = rt::readManifest(dir);
+  } catch (const std::runtime_error &e) {
+    throw CompileError(e.what(), "is this a directory written by ppc?");
   }
   std::string irText = readFile(dir + "/ir.txt");
   auto g = parseStoredIR(irText, dir + "/ir.txt");

@@ -14,7 +14,6 @@
 #include "codegen/StageModule.h"
 #include "frontend/ModelImpl.h"
 #include "ir/Diagnostics.h"
-#include "passes/CrossStageValues.h"
 
 #include <ATen/Parallel.h>
 
@@ -61,18 +60,39 @@ double medianMs(torch::jit::Module &region, const std::vector<c10::IValue> &inpu
   return times[times.size() / 2];
 }
 
-void spreadOverOps(Graph &g, int region, double ms) {
+void spreadOverOps(Graph &g, const OpRange &ops, double ms) {
   double total = 0;
-  size_t count = 0;
-  for (const auto &op : g.ops())
-    if (op->stage == region) {
-      total += op->cost.flops + op->cost.bytes;
-      ++count;
-    }
-  for (const auto &op : g.ops())
-    if (op->stage == region)
-      op->cost.timeMs =
-          total > 0 ? ms * (op->cost.flops + op->cost.bytes) / total : ms / double(count);
+  for (unsigned i = ops.begin; i < ops.end; ++i)
+    total += g.ops()[i]->cost.flops + g.ops()[i]->cost.bytes;
+  for (unsigned i = ops.begin; i < ops.end; ++i) {
+    OpCost &c = g.ops()[i]->cost;
+    c.timeMs = total > 0 ? ms * (c.flops + c.bytes) / total : ms / double(ops.end - ops.begin);
+  }
+}
+
+/// Sets the intra-op thread count for its lifetime, so timing is not
+/// disturbed by other cores and an exception cannot leave it changed.
+class IntraOpThreads {
+public:
+  explicit IntraOpThreads(int n) : saved(at::get_num_threads()) { at::set_num_threads(n); }
+  ~IntraOpThreads() { at::set_num_threads(saved); }
+
+private:
+  int saved;
+};
+
+/// The regions between consecutive cuts, without empty ones.
+std::vector<OpRange> regions(const Graph &g, const std::vector<unsigned> &boundaries) {
+  std::vector<unsigned> cuts(boundaries);
+  cuts.push_back(0);
+  cuts.push_back(g.ops().size());
+  std::sort(cuts.begin(), cuts.end());
+  cuts.erase(std::unique(cuts.begin(), cuts.end()), cuts.end());
+  std::vector<OpRange> out;
+  for (size_t i = 0; i + 1 < cuts.size(); ++i)
+    if (cuts[i] < cuts[i + 1] && cuts[i + 1] <= g.ops().size())
+      out.push_back({cuts[i], cuts[i + 1]});
+  return out;
 }
 
 } // namespace
@@ -83,16 +103,7 @@ void ppc::measureRegionCosts(Model &model, const std::vector<unsigned> &boundari
   if (impl.exampleValues.empty())
     throw CompileError("--balance time needs example inputs",
                        "pass --example-inputs IO.pt, or use --balance flops");
-  std::vector<unsigned> cuts(boundaries);
-  std::sort(cuts.begin(), cuts.end());
-  cuts.erase(std::unique(cuts.begin(), cuts.end()), cuts.end());
-  llvm::erase_if(cuts, [&](unsigned c) { return c == 0 || c >= g.ops().size(); });
-  for (const auto &op : g.ops())
-    op->stage = std::upper_bound(cuts.begin(), cuts.end(), op->index) - cuts.begin();
-  g.numStages = cuts.size() + 1;
-  findCrossStageValues(g);
-  int threads = at::get_num_threads();
-  at::set_num_threads(1);
+  IntraOpThreads oneThread(1);
   torch::NoGradGuard noGrad;
   // Regions run in order on what earlier regions produced, as stages would,
   // so values that later ops change in place (growing lists) are as they are
@@ -101,22 +112,17 @@ void ppc::measureRegionCosts(Model &model, const std::vector<unsigned> &boundari
   std::unordered_map<const Value *, c10::IValue> env;
   for (const Value *in : g.inputs())
     env[in] = impl.exampleValues.at(in);
-  for (int r = 0; r < g.numStages; ++r) {
+  int id = 0;
+  for (const OpRange &ops : regions(g, boundaries)) {
+    StageInterface io = regionInterface(g, ops);
     std::vector<c10::IValue> inputs;
-    for (const Value *v : g.stageInterfaces[r].inputs)
+    for (const Value *v : io.inputs)
       inputs.push_back(env.at(v));
-    torch::jit::Module region = buildStageModule(model, r);
-    spreadOverOps(g, r, medianMs(region, inputs, repeats));
+    torch::jit::Module region = buildRegionModule(model, ops, io, id++);
+    spreadOverOps(g, ops, medianMs(region, inputs, repeats));
     c10::IValue result = region.forward(inputs);
     const auto &outs = result.toTupleRef().elements();
     for (size_t i = 0; i < outs.size(); ++i)
-      env[g.stageInterfaces[r].outputs[i]] = outs[i];
+      env[io.outputs[i]] = outs[i];
   }
-  at::set_num_threads(threads);
-  // Leave the graph unpartitioned again.
-  for (const auto &op : g.ops())
-    op->stage = -1;
-  g.numStages = 0;
-  g.crossStage.clear();
-  g.stageInterfaces.clear();
 }

@@ -11,12 +11,11 @@
 #include "frontend/LoadExport.h"
 #include "frontend/ModelImpl.h"
 #include "ir/Diagnostics.h"
+#include "runtime/Manifest.h"
 #include "support/ErrorText.h"
 
 #include "llvm/Support/Format.h"
 #include "llvm/Support/FormatVariadic.h"
-
-#include <nlohmann/json.hpp>
 
 #include <filesystem>
 #include <fstream>
@@ -24,18 +23,15 @@
 #include <sstream>
 
 using namespace ppc;
-using nlohmann::json;
 
 namespace {
 
-json readManifest(const std::string &dir) {
-  std::ifstream file(dir + "/pipeline.json");
-  if (!file)
-    throw CompileError("'" + dir + "' has no pipeline.json", "compile the model with ppc first");
+/// The manifest of `dir`, its reading errors as diagnostics.
+rt::Manifest loadManifest(const std::string &dir) {
   try {
-    return json::parse(file);
-  } catch (const std::exception &e) {
-    throw CompileError("'" + dir + "/pipeline.json' is not valid JSON: " + errorSummary(e));
+    return rt::readManifest(dir);
+  } catch (const std::runtime_error &e) {
+    throw CompileError(e.what());
   }
 }
 
@@ -118,29 +114,27 @@ std::vector<c10::IValue> asList(const c10::IValue &v) {
   return {v};
 }
 
-std::map<std::string, c10::IValue> runStages(const std::string &dir, const json &manifest,
+std::map<std::string, c10::IValue> runStages(const rt::Manifest &manifest,
                                              const std::vector<c10::IValue> &inputs) {
   std::map<std::string, c10::IValue> env;
-  const json &declared = manifest.at("inputs");
-  if (declared.size() != inputs.size())
-    throw CompileError("the pipeline takes " + std::to_string(declared.size()) +
+  if (manifest.inputs.size() != inputs.size())
+    throw CompileError("the pipeline takes " + std::to_string(manifest.inputs.size()) +
                        " inputs, the inputs file has " + std::to_string(inputs.size()));
   for (size_t i = 0; i < inputs.size(); ++i)
-    env[declared[i].at("name").get<std::string>()] = inputs[i];
+    env[manifest.inputs[i].name] = inputs[i];
   torch::NoGradGuard noGrad;
-  for (const json &stage : manifest.at("stages")) {
-    torch::jit::Module m = loadModule(dir + "/" + stage.at("file").get<std::string>());
+  for (const rt::StageSpec &stage : manifest.stages) {
+    torch::jit::Module m = loadModule(manifest.dir + "/" + stage.file);
     std::vector<c10::IValue> args;
-    for (const json &in : stage.at("inputs"))
-      args.push_back(env.at(in.at("value").get<std::string>()));
+    for (const rt::StageInput &in : stage.inputs)
+      args.push_back(env.at(in.value));
     std::vector<c10::IValue> outs = asList(m.forward(args));
-    const json &names = stage.at("outputs");
-    if (outs.size() != names.size())
-      throw CompileError("stage " + std::to_string(stage.at("index").get<int>()) + " returned " +
+    if (outs.size() != stage.outputs.size())
+      throw CompileError("stage " + std::to_string(stage.index) + " returned " +
                          std::to_string(outs.size()) + " values, pipeline.json lists " +
-                         std::to_string(names.size()));
+                         std::to_string(stage.outputs.size()));
     for (size_t i = 0; i < outs.size(); ++i)
-      env[names[i].get<std::string>()] = outs[i];
+      env[stage.outputs[i]] = outs[i];
   }
   return env;
 }
@@ -149,7 +143,7 @@ std::map<std::string, c10::IValue> runStages(const std::string &dir, const json 
 
 int ppc::verifyStages(const std::string &modelPath, const std::string &dir,
                       const std::string &ioFile, double tolerance, llvm::raw_ostream &out) {
-  json manifest = readManifest(dir);
+  rt::Manifest manifest = loadManifest(dir);
   std::vector<c10::IValue> inputs = readInputsFile(ioFile);
   // A .pt2 is compared with the module ppc rebuilt from it (the Model keeps it alive).
   std::unique_ptr<Model> exported = isExportArchive(modelPath) ? Model::load(modelPath) : nullptr;
@@ -159,29 +153,28 @@ int ppc::verifyStages(const std::string &modelPath, const std::string &dir,
     torch::NoGradGuard noGrad;
     want = asList(model.forward(inputs));
   }
-  std::map<std::string, c10::IValue> env = runStages(dir, manifest, inputs);
-  const json &outputs = manifest.at("outputs");
+  std::map<std::string, c10::IValue> env = runStages(manifest, inputs);
+  const std::vector<rt::ModelOutput> &outputs = manifest.outputs;
   if (outputs.size() != want.size())
     throw CompileError("pipeline.json lists " + std::to_string(outputs.size()) +
                        " outputs, the model returns " + std::to_string(want.size()));
   Difference worst;
   for (size_t i = 0; i < outputs.size(); ++i) {
-    std::string name = outputs[i].at("value");
+    const std::string &name = outputs[i].value;
     Difference d = difference(env.at(name), want[i]);
     worst.merge(d);
-    out << llvm::format("output %zu (%s, stage %d): ", i, name.c_str(),
-                        outputs[i].at("stage").get<int>())
+    out << llvm::format("output %zu (%s, stage %d): ", i, name.c_str(), outputs[i].stage)
         << describe(d) << "\n";
   }
   bool ok = worst.ok(tolerance);
-  out << (ok ? "ok: " : "FAIL: ") << manifest.at("stages").size()
-      << " stages vs the unpartitioned model, " << describe(worst) << "\n";
+  out << (ok ? "ok: " : "FAIL: ") << manifest.numStages() << " stages vs the unpartitioned model, "
+      << describe(worst) << "\n";
   return ok ? 0 : 1;
 }
 
 int ppc::mergeStages(const std::string &modelPath, const std::string &dir,
                      const std::string &outFile, llvm::raw_ostream &out) {
-  json manifest = readManifest(dir);
+  rt::Manifest manifest = loadManifest(dir);
   // A .pt2 is merged into the module ppc rebuilt from it, saved as TorchScript.
   std::unique_ptr<Model> exported = isExportArchive(modelPath) ? Model::load(modelPath) : nullptr;
   torch::jit::Module model = exported ? exported->impl().module : loadModule(modelPath);
@@ -192,8 +185,8 @@ int ppc::mergeStages(const std::string &modelPath, const std::string &dir,
     target[b.name] = b.value;
   torch::NoGradGuard noGrad;
   size_t copied = 0;
-  for (const json &stage : manifest.at("stages")) {
-    torch::jit::Module m = loadModule(dir + "/" + stage.at("file").get<std::string>());
+  for (const rt::StageSpec &stage : manifest.stages) {
+    torch::jit::Module m = loadModule(dir + "/" + stage.file);
     auto copyAll = [&](const std::string &name, const at::Tensor &t) {
       auto it = target.find(name);
       if (it == target.end())
@@ -208,7 +201,7 @@ int ppc::mergeStages(const std::string &modelPath, const std::string &dir,
       copyAll(b.name, b.value);
   }
   model.save(outFile);
-  out << "ppc: merged " << copied << " tensors from " << manifest.at("stages").size()
-      << " stages into " << outFile << "\n";
+  out << "ppc: merged " << copied << " tensors from " << manifest.numStages() << " stages into "
+      << outFile << "\n";
   return 0;
 }

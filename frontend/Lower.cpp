@@ -13,6 +13,8 @@
 
 #include "ir/Diagnostics.h"
 
+#include "llvm/ADT/StringExtras.h"
+
 #include <set>
 #include <sstream>
 
@@ -112,7 +114,7 @@ Value *Lowering::valueFor(JitValue *v) {
                          "ppc supports attributes reached as self.a.b");
     result = paramFor(v, *chain);
   } else {
-    throw CompileError("internal: value %" + v->debugName() + " used before its definition");
+    throw InternalError("value %" + v->debugName() + " used before its definition");
   }
   map[v] = result;
   return result;
@@ -179,6 +181,22 @@ void collectInnerModules(Block *b, const std::string &outer, std::vector<std::st
   }
 }
 
+/// Names a result after the TorchScript value it comes from
+/// (`%hidden_states.12`), so that people can find it in the model's code. The
+/// graph keeps names unique: a hint that is taken, or that looks like one of
+/// the IR's own names (v12, c3), leaves the fresh name.
+void nameAfterSource(Graph &g, Value *v, const JitValue *source) {
+  if (!source->hasDebugName())
+    return;
+  llvm::StringRef hint = source->debugName();
+  bool ownStyle = hint.size() > 1 && (hint[0] == 'v' || hint[0] == 'c') &&
+                  llvm::all_of(hint.drop_front(), llvm::isDigit);
+  bool plain = llvm::all_of(hint, [](char c) { return llvm::isAlnum(c) || c == '_' || c == '.'; });
+  if (ownStyle || !plain)
+    return;
+  g.renameValue(v, hint);
+}
+
 void Lowering::lowerNode(Node *n) {
   if (n->kind() == c10::prim::Constant || n->kind() == c10::prim::GetAttr)
     return; // lowered lazily, where used
@@ -210,6 +228,7 @@ void Lowering::lowerNode(Node *n) {
     if (written.count(static_cast<JitValue *>(inputs[i]->handle)))
       op->writtenInputs.push_back(i);
   for (size_t i = 0; i < n->outputs().size(); ++i) {
+    nameAfterSource(ir, op->results[i], n->output(i));
     op->results[i]->handle = n->output(i);
     recordTensorType(n->output(i), op->results[i]->tensor);
     map[n->output(i)] = op->results[i];

@@ -2,7 +2,8 @@
 //
 // A CompileError is a diagnostic about the user's input (a bad split, an
 // unsupported model), thrown by any layer and printed by the tools as one or
-// two lines without a backtrace. `hint` says how to fix it.
+// two lines without a backtrace. `hint` says how to fix it. An InternalError
+// is a bug in ppc itself.
 //
 //===----------------------------------------------------------------------===//
 #ifndef PPC_IR_DIAGNOSTICS_H
@@ -18,6 +19,14 @@ public:
   explicit CompileError(const std::string &message, std::string hint = "")
       : std::runtime_error(message), hint(std::move(hint)) {}
   std::string hint;
+};
+
+/// A broken compiler invariant: a bug in ppc, not in the user's input. The
+/// tools report it as an internal error; passes and tests check invariants
+/// with Graph::verify and throw this, never a CompileError.
+class InternalError : public std::logic_error {
+public:
+  using std::logic_error::logic_error;
 };
 
 } // namespace ppc

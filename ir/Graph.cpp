@@ -185,11 +185,9 @@ unsigned Graph::removeDeadOps() {
     Op *op = opList[i].get();
     if (!isDead(*op))
       continue;
-    for (Value *in : op->inputs) {
-      auto it = std::find(in->users.begin(), in->users.end(), op);
-      if (it != in->users.end())
-        in->users.erase(it);
-    }
+    // An op that reads a value twice is listed twice among its users.
+    for (Value *in : op->inputs)
+      llvm::erase_value(in->users, op);
     for (Value *r : op->results)
       r->def = nullptr;
     opList.erase(opList.begin() + i);

@@ -192,6 +192,10 @@ public:
 
   const ParamInfo *paramInfo(llvm::StringRef name) const;
 
+  /// Checks the IR's structural invariants (ir/Verifier.cpp); returns "" when
+  /// they hold, else what is broken. A failure is a compiler bug.
+  std::string verify() const;
+
 private:
   Value *newValue(ValueKind kind, llvm::StringRef name, llvm::StringRef type);
   std::string freshName(llvm::StringRef prefix);

@@ -175,6 +175,13 @@ bool Parser::parseLine(StringRef line) {
   } else if (line.consume_front("modules ")) {
     for (StringRef m : splitTopLevel(line))
       g.modules.push_back(m.str());
+  } else if (line.consume_front("splits ")) {
+    for (StringRef spec : splitTopLevel(line)) {
+      auto [path, where] = spec.rsplit(':');
+      if (where != "begin" && where != "end")
+        throw ParseError{"bad split '" + spec.str() + "'"};
+      g.splits.push_back({path.str(), where == "end"});
+    }
   } else if (line.consume_front("param ")) {
     auto [name, type] = line.split(" : ");
     Value *v = g.addParam(name.trim().drop_front(), "");

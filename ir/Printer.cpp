@@ -87,6 +87,37 @@ static void printDeclarations(const Graph &g, llvm::raw_ostream &os) {
   }
 }
 
+/// The module list on lines of at most about 100 columns (the parser reads
+/// any number of `modules` lines), and the split points.
+static void printModules(const Graph &g, llvm::raw_ostream &os) {
+  size_t column = 0;
+  for (const std::string &m : g.modules) {
+    if (column > 0 && column + m.size() + 2 > 100) {
+      os << "\n";
+      column = 0;
+    }
+    os << (column == 0 ? "  modules " : ", ") << m;
+    column += (column == 0 ? 10 : 2) + m.size();
+  }
+  if (column > 0)
+    os << "\n";
+  if (g.splits.empty())
+    return;
+  llvm::SmallVector<std::string, 4> splits;
+  for (const SplitPoint &s : g.splits)
+    splits.push_back(s.str());
+  os << "  splits " << llvm::join(splits, ", ") << "\n";
+}
+
+static void printInterface(const StageInterface &io, llvm::raw_ostream &os) {
+  os << "  ; in:";
+  for (const Value *v : io.inputs)
+    os << " " << valueRef(*v);
+  os << "  out:";
+  for (const Value *v : io.outputs)
+    os << " " << valueRef(*v);
+}
+
 static void printCrossStage(const Graph &g, llvm::raw_ostream &os) {
   os << "cross-stage values:\n";
   for (const CrossStageValue &c : g.crossStage) {
@@ -106,15 +137,18 @@ void ppc::printGraph(const Graph &g, llvm::raw_ostream &os, const PrintOptions &
   for (size_t i = 0; i < g.inputs().size(); ++i)
     os << (i ? ", " : "") << valueRef(*g.inputs()[i]) << " : " << typeText(*g.inputs()[i]);
   os << ") {\n";
-  if (opts.modules && !g.modules.empty())
-    os << "  modules " << llvm::join(g.modules, ", ") << "\n";
+  if (opts.modules)
+    printModules(g, os);
   if (opts.declarations)
     printDeclarations(g, os);
   int stage = -1;
   for (const auto &op : g.ops()) {
     if (g.numStages > 0 && op->stage != stage) {
       stage = op->stage;
-      os << "stage " << stage << ":\n";
+      os << "stage " << stage << ":";
+      if (opts.interfaces && stage < int(g.stageInterfaces.size()))
+        printInterface(g.stageInterfaces[stage], os);
+      os << "\n";
     }
     printOp(*op, os);
   }

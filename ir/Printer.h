@@ -27,6 +27,8 @@ struct PrintOptions {
   bool modules = true;      // the `modules` line
   bool declarations = true; // param and const lines
   bool crossStage = true;   // the cross-stage value table
+  /// Each stage's inputs and outputs, as a comment on its header line.
+  bool interfaces = false;
 };
 
 void printGraph(const Graph &g, llvm::raw_ostream &os, const PrintOptions &opts = {});

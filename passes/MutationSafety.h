@@ -16,12 +16,9 @@
 #define PPC_PASSES_MUTATIONSAFETY_H
 
 #include "ir/Graph.h"
+#include "ir/OpNames.h" // kCloneOp, the copies this pass inserts
 
 namespace ppc {
-
-/// The op kind of the copies this pass inserts (codegen emits aten::clone for
-/// tensors and aten::list for lists).
-inline constexpr const char *kCloneOp = "ppc::clone";
 
 /// Returns the number of copies inserted.
 unsigned makeMutationSafe(Graph &g);

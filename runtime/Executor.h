@@ -82,7 +82,7 @@ private:
     std::shared_ptr<WeightFrontier> frontier; // what I leaves for W
   };
 
-  int rankOf(int stage) const { return stage % transport.worldSize(); }
+  int rankOf(int stage) const { return rankOfStage(stage, transport.worldSize()); }
   void forward(int stage, int mb, const StepData &data);
   void gatherRoots(int stage, int mb, Saved &saved);
   void sendInputGrads(int stage, int mb, Saved &saved, const std::vector<at::Tensor> &grads);

@@ -180,7 +180,7 @@ std::string resultKey(int step, const std::string &what) {
 /// Rank 0 collects one step's loss and timings; the others send theirs.
 void gatherStep(Transport &t, const Job &job, Executor &ex, int step, double endMs,
                 StepRecord &record) {
-  int lossRank = job.manifest.outputs[0].stage % t.worldSize();
+  int lossRank = rankOfStage(job.manifest.outputs[0].stage, t.worldSize());
   if (t.rank() != 0) {
     t.send(resultKey(step, "timings"), 0, timingsValue(ex, endMs));
     if (ex.computesLoss)
@@ -219,7 +219,7 @@ c10::IValue gatherOutputs(Transport &t, const Job &job, Executor &ex, const Plac
   }
   std::vector<c10::IValue> outs;
   for (const ModelOutput &mo : job.manifest.outputs) {
-    int owner = mo.stage % t.worldSize();
+    int owner = rankOfStage(mo.stage, t.worldSize());
     std::vector<c10::IValue> parts;
     for (int m = 0; m < mbs; ++m)
       parts.push_back(owner == 0 ? ex.outputs.at({mo.value, m})

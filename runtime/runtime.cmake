@@ -1,6 +1,10 @@
+# pipeline.json's schema, reader and writer: LibTorch-free, shared by codegen, driver and runtime.
+add_library(ppc_manifest STATIC ${CMAKE_CURRENT_LIST_DIR}/Manifest.cpp)
+ppc_plain(ppc_manifest)
+target_link_libraries(ppc_manifest PUBLIC nlohmann_json::nlohmann_json)
+
 # The microbatch runtime behind pprun.
 add_library(ppc_runtime STATIC
-  ${CMAKE_CURRENT_LIST_DIR}/Manifest.cpp
   ${CMAKE_CURRENT_LIST_DIR}/Device.cpp
   ${CMAKE_CURRENT_LIST_DIR}/Microbatch.cpp
   ${CMAKE_CURRENT_LIST_DIR}/ThreadTransport.cpp
@@ -24,4 +28,4 @@ if(PPC_WITH_CUDA)
       INCLUDE_DIRECTORIES ${PPC_SITE_PACKAGES}/nvidia/nccl/include SKIP_PRECOMPILE_HEADERS ON)
   endif()
 endif()
-target_link_libraries(ppc_runtime PUBLIC ppc_schedule ppc_support nlohmann_json::nlohmann_json)
+target_link_libraries(ppc_runtime PUBLIC ppc_manifest ppc_schedule ppc_support nlohmann_json::nlohmann_json)

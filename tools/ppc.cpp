@@ -26,6 +26,8 @@ static const char *kUsage = R"(usage:
   ppc inspect DIR [--dot FILE]              stage table and partitioned IR of a compiled dir
   ppc verify MODEL.pt DIR --inputs IO.pt [--tolerance X]
   ppc merge MODEL.pt DIR -o OUT.pt          put trained stage parameters back into the model
+  ppc opt IR.txt --passes=P1,P2 [--split PATH:begin|end]... [--print-after-all] [--time-passes]
+                                            run passes on IR text (verified after each), print it
 )";
 
 namespace {
@@ -130,6 +132,32 @@ int runCompile(Args &args) {
   return compileModel(o, llvm::outs(), llvm::errs());
 }
 
+int runOpt(Args &args) {
+  OptOptions o;
+  while (!args.empty()) {
+    std::string a = args.next();
+    if (llvm::StringRef(a).startswith("--passes="))
+      o.passes = a.substr(9);
+    else if (a == "--passes")
+      o.passes = args.value(a);
+    else if (a == "--split")
+      o.splitSpecs.push_back(args.value(a));
+    else if (a == "--print-after-all")
+      o.printAfterAll = true;
+    else if (a == "--time-passes")
+      o.timePasses = true;
+    else if (a != "-" && llvm::StringRef(a).startswith("-"))
+      unknownOption(a);
+    else if (o.irFile.empty())
+      o.irFile = a;
+    else
+      throw CompileError("more than one IR file given");
+  }
+  if (o.irFile.empty())
+    throw CompileError("usage: ppc opt IR.txt --passes=P1,P2", "see ppc --help");
+  return optIR(o, llvm::outs(), llvm::errs());
+}
+
 int run(Args &args) {
   if (args.empty())
     throw CompileError("no model given", "usage: ppc MODEL.pt -o DIR --split PATH:begin");
@@ -154,6 +182,10 @@ int run(Args &args) {
     auto pos = positionals(args, 1, "ppc inspect DIR [--dot FILE]", {{"--dot", &dot}});
     return inspectStages(pos[0], dot, llvm::outs());
   }
+  if (first == "opt") {
+    args.next();
+    return runOpt(args);
+  }
   if (first == "merge") {
     args.next();
     std::string out;
@@ -175,6 +207,8 @@ int main(int argc, char **argv) {
     llvm::errs() << "ppc: error: " << e.what() << "\n";
     if (!e.hint.empty())
       llvm::errs() << "ppc: hint: " << e.hint << "\n";
+  } catch (const InternalError &e) {
+    llvm::errs() << "ppc: internal error: " << e.what() << "\n";
   } catch (const std::exception &e) {
     llvm::errs() << "ppc: error: " << errorSummary(e) << "\n";
   }
