@@ -23,16 +23,6 @@ using JitValue = torch::jit::Value;
 
 namespace {
 
-/// A class-name atom: TorchScript rejects atoms that start with a digit.
-std::string classAtom(const std::string &name) {
-  std::string atom;
-  for (char c : name)
-    atom += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
-  if (atom.empty() || std::isdigit(static_cast<unsigned char>(atom[0])))
-    atom = "_" + atom;
-  return atom;
-}
-
 class StageBuilder {
 public:
   StageBuilder(ModelImpl &impl, const OpRange &ops, const StageInterface &io, int stage)

@@ -122,16 +122,6 @@ std::map<std::string, at::Tensor> readPayload(caffe2::serialize::PyTorchStreamRe
   return tensors;
 }
 
-/// A class-name atom: TorchScript rejects atoms that start with a digit.
-std::string classAtom(const std::string &name) {
-  std::string atom;
-  for (char c : name)
-    atom += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
-  if (atom.empty() || std::isdigit(static_cast<unsigned char>(atom[0])))
-    atom = "_" + atom;
-  return atom;
-}
-
 /// The module tree of an exported program, built by qualified name.
 class ModuleTree {
 public:

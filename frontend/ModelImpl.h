@@ -31,6 +31,9 @@ struct ModelImpl {
 /// ({"layers", "1", "attn"}), or nullopt if `v` is not such a chain.
 std::optional<std::vector<std::string>> attributeChain(torch::jit::Value *v);
 
+/// A class-name atom: TorchScript rejects atoms that start with a digit.
+std::string classAtom(const std::string &name);
+
 /// "a.b.c" from {"a", "b", "c"}.
 std::string joinPath(const std::vector<std::string> &parts);
 

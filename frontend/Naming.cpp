@@ -9,6 +9,7 @@
 #include "frontend/ModelImpl.h"
 
 #include <algorithm>
+#include <cctype>
 
 using namespace ppc;
 
@@ -24,6 +25,16 @@ std::optional<std::vector<std::string>> ppc::attributeChain(torch::jit::Value *v
   }
   std::reverse(parts.begin(), parts.end());
   return parts;
+}
+
+/// A class-name atom: TorchScript rejects atoms that start with a digit.
+std::string ppc::classAtom(const std::string &name) {
+  std::string atom;
+  for (char c : name)
+    atom += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+  if (atom.empty() || std::isdigit(static_cast<unsigned char>(atom[0])))
+    atom = "_" + atom;
+  return atom;
 }
 
 std::string ppc::joinPath(const std::vector<std::string> &parts) {

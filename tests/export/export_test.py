@@ -17,6 +17,9 @@ import sys
 
 import torch
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from compare import rel_diff  # noqa: E402  (NaN or Inf on either side fails)
+
 PART, PPC, PPRUN, FIX, WORK = sys.argv[1:6]
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -43,28 +46,6 @@ def report(name, ok, detail=""):
     else:
         failed.append(name)
 
-
-def leaves(x):
-    if isinstance(x, (tuple, list)):
-        return [y for e in x for y in leaves(e)]
-    return [x]
-
-
-def rel_diff(got, want):
-    a, b = leaves(got), leaves(want)
-    if len(a) != len(b):
-        return float("inf")
-    worst = 0.0
-    for x, y in zip(a, b):
-        if not isinstance(x, torch.Tensor):
-            worst = max(worst, 0.0 if x == y else float("inf"))
-        elif x.shape != y.shape or x.dtype != y.dtype:
-            return float("inf")
-        elif not x.is_floating_point():
-            worst = max(worst, 0.0 if torch.equal(x, y) else float("inf"))
-        elif x.numel():
-            worst = max(worst, (x - y).abs().max().item() / max(1.0, y.abs().max().item()))
-    return worst
 
 
 def run(args, timeout=300):
