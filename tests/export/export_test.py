@@ -19,6 +19,10 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 from compare import rel_diff  # noqa: E402  (NaN or Inf on either side fails)
+from harness import Cases  # noqa: E402
+
+cases = Cases()
+report = cases.report
 
 PART, PPC, PPRUN, FIX, WORK = sys.argv[1:6]
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -27,7 +31,6 @@ import export_models  # noqa: E402
 
 CHECK_STAGES = os.path.join(HERE, "..", "e2e", "check_stages.py")
 os.makedirs(WORK, exist_ok=True)
-passed, failed = 0, []
 
 # name: (splits, microbatches, loss)
 CASES = {
@@ -37,14 +40,6 @@ CASES = {
     "dynamic": ("fc2:begin", 3, "cross_entropy"),
 }
 
-
-def report(name, ok, detail=""):
-    global passed
-    print(f"{'ok  ' if ok else 'FAIL'} {name} {detail}", flush=True)
-    if ok:
-        passed += 1
-    else:
-        failed.append(name)
 
 
 
@@ -172,13 +167,13 @@ def merge_after_sgd():
 
 
 def errors():
-    cases = [
+    refusals = [
         ("bad-cond", ["node 'cond'", "torch.ops.higher_order.cond", "higher-order"]),
         ("bad-customop", ["node 'twice'", "torch.ops.ppctest.twice.default",
                           "no operator ppctest::twice"]),
         ("bad-schema", ["schema version 9.", "ppc reads schema 8.x"]),
     ]
-    for name, expected in cases:
+    for name, expected in refusals:
         out = os.path.join(WORK, name + ".out")
         shutil.rmtree(out, ignore_errors=True)
         proc = run([PPC, fixture(name, ".pt2"), "--split", "fc:begin", "-o", out])
@@ -190,5 +185,4 @@ def errors():
 
 
 {"inference": inference, "training": training, "errors": errors}[PART]()
-print(f"{passed} passed, {len(failed)} failed" + (f": {failed}" if failed else ""))
-sys.exit(1 if failed else 0)
+cases.finish()
