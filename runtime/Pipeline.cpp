@@ -16,6 +16,7 @@
 #include "support/TorchSave.h"
 
 #include <ATen/Parallel.h>
+#include <torch/csrc/jit/runtime/graph_executor.h>
 #include <torch/torch.h>
 
 #include <cstdio>
@@ -27,6 +28,8 @@
 #include <unistd.h>
 
 using namespace ppc::rt;
+using ppc::sched::Action;
+using ppc::sched::ActionKind;
 namespace sched = ppc::sched;
 namespace fs = std::filesystem;
 
@@ -245,6 +248,16 @@ void printProgress(const PipelineOptions &o, int step, const StepRecord &record)
 /// the exit code.
 int rankMain(const PipelineOptions &o, const Job &job, Transport &t, const Placement &placement) {
   at::set_num_threads(o.threadsPerRank);
+  // The graph executor's autodiff turns each differentiable region into one
+  // autograd node that computes all of its gradients at once, so I would run
+  // the weight GEMMs too; split backward needs the per-op nodes of the
+  // unoptimized executor. The setting is per thread and must hold from the
+  // first forward, as the executor keeps the plan it first made.
+  const std::vector<Action> &actions = job.schedule.ranks[t.rank()];
+  bool splitBackward = std::any_of(actions.begin(), actions.end(), [](const Action &a) {
+    return a.kind == ActionKind::InputGrad || a.kind == ActionKind::WeightGrad;
+  });
+  torch::jit::GraphOptimizerEnabledGuard perOpAutograd(!splitBackward);
   LossSpec loss = makeLoss(o.loss);
   Executor ex(job.manifest, t, o.train, loss, placement);
   Trainer trainer(ex, job.manifest, t, o.optimizer, o.lr);

@@ -2,14 +2,16 @@
 //
 // I runs the nodes that lead to an input leaf (the engine runs exactly what
 // its requested outputs need), computing at each of them only the outputs
-// toward other such nodes. A node of that part with an edge into the
-// parameter-only part is a frontier node: a pre-hook keeps the gradients it
-// received. W then runs each frontier node again from those gradients with
-// its edges back into the input part cut (I is done with them), so it
-// computes only the weight-side outputs, and then the parameter-only part,
-// accumulating into .grad as B does. Nothing is computed twice; W also starts
-// from any root that never reaches an input (all of B, for a stage whose
-// inputs need no gradient).
+// toward other such nodes and toward the one-dimensional parameters they feed
+// directly (biases, norms' scales: reductions, cheapest while their inputs are
+// hot; I adds them to .grad itself). A node of that part with an edge into
+// the rest of the parameter side is a frontier node: a pre-hook keeps the
+// gradients it received. W then runs each frontier node again from those
+// gradients with every edge I served cut, so it computes only the weight-side
+// outputs (the weight GEMMs), and then the parameter-only part, accumulating
+// into .grad as B does. Nothing is computed twice; W also starts from any root
+// that never reaches an input (all of B, for a stage whose inputs need no
+// gradient).
 //
 //===----------------------------------------------------------------------===//
 #include "runtime/SplitBackward.h"
@@ -19,7 +21,7 @@
 #include <torch/csrc/autograd/variable.h>
 
 #include <algorithm>
-#include <unordered_set>
+#include <unordered_map>
 
 using namespace ppc::rt;
 using torch::autograd::Edge;
@@ -28,7 +30,7 @@ using torch::autograd::Node;
 struct ppc::rt::WeightFrontier {
   struct Entry {
     std::shared_ptr<Node> node;
-    std::vector<size_t> inputSide;           // edges to cut before W
+    std::vector<size_t> servedByI;           // edges to cut before W
     torch::autograd::variable_list received; // kept by the pre-hook in I
     torch::autograd::FunctionPreHook *hook = nullptr;
   };
@@ -39,8 +41,6 @@ struct ppc::rt::WeightFrontier {
 
 namespace {
 
-using NodeSet = std::unordered_set<const Node *>;
-
 /// The node a gradient of `t` enters (its grad_fn or grad accumulator).
 Edge edgeOf(const at::Tensor &t) {
   if (t.grad_fn())
@@ -49,13 +49,39 @@ Edge edgeOf(const at::Tensor &t) {
   return acc ? Edge(acc, 0) : Edge();
 }
 
-/// Nodes reachable from `roots`, children before parents (iterative DFS).
-std::vector<Node *> postOrder(const std::vector<Edge> &roots) {
-  std::vector<Node *> order;
-  NodeSet seen;
-  std::vector<std::pair<Node *, size_t>> stack;
+/// The autograd graph below some roots with dense node numbers, so that the
+/// analysis I runs per microbatch costs a few hashes, not one per question.
+struct GradGraph {
+  std::vector<Node *> nodes;                 // children before parents
+  std::vector<std::vector<int>> children;    // per node, per edge; -1: none
+  std::unordered_map<const Node *, int> ids; // node -> index in `nodes`
+
+  explicit GradGraph(const std::vector<Edge> &roots);
+
+  int id(const Edge &e) const {
+    auto it = e.function ? ids.find(e.function.get()) : ids.end();
+    return it == ids.end() ? -1 : it->second;
+  }
+  /// Per node: can it reach a node marked in `targets` (itself included)?
+  std::vector<char> reaching(std::vector<char> targets) const {
+    for (size_t n = 0; n < nodes.size(); ++n)
+      for (int c : children[n])
+        targets[n] |= c >= 0 && targets[c];
+    return targets;
+  }
+  std::vector<char> marks(const std::vector<at::Tensor> &tensors) const {
+    std::vector<char> out(nodes.size(), 0);
+    for (const at::Tensor &t : tensors)
+      if (int i = id(edgeOf(t)); i >= 0)
+        out[i] = 1;
+    return out;
+  }
+};
+
+GradGraph::GradGraph(const std::vector<Edge> &roots) {
+  std::vector<std::pair<Node *, size_t>> stack; // iterative DFS, post-order
   auto visit = [&](const Edge &e) {
-    if (e.function && seen.insert(e.function.get()).second)
+    if (e.function && ids.try_emplace(e.function.get(), -1).second)
       stack.push_back({e.function.get(), 0});
   };
   for (const Edge &e : roots)
@@ -63,38 +89,45 @@ std::vector<Node *> postOrder(const std::vector<Edge> &roots) {
   while (!stack.empty()) {
     Node *n = stack.back().first;
     size_t next = stack.back().second++;
-    if (next < n->num_outputs())
+    if (next < n->num_outputs()) {
       visit(n->next_edge(next));
-    else {
-      order.push_back(n);
-      stack.pop_back();
+      continue;
     }
+    ids[n] = int(nodes.size());
+    nodes.push_back(n);
+    stack.pop_back();
   }
-  return order;
+  children.resize(nodes.size());
+  for (size_t i = 0; i < nodes.size(); ++i)
+    for (const Edge &e : nodes[i]->next_edges())
+      children[i].push_back(id(e));
 }
 
-/// Nodes of `order` from which a node of `targets` is reachable; with
-/// `strict`, over at least one edge.
-NodeSet reaching(const std::vector<Node *> &order, const NodeSet &targets, bool strict) {
-  NodeSet out, viaEdge;
-  for (Node *n : order) {
-    bool r = false;
-    for (const Edge &e : n->next_edges())
-      r |= e.function && out.count(e.function.get());
-    if (r)
-      viaEdge.insert(n);
-    if (r || targets.count(n))
-      out.insert(n);
-  }
-  return strict ? viaEdge : out;
+/// Parameters of at most one dimension whose grad accumulator is fed only by
+/// nodes of `inputPart`: I computes their gradients.
+std::vector<at::Tensor> vectorParamsOf(const GradGraph &g, const std::vector<char> &inputPart,
+                                       const std::vector<at::Tensor> &params) {
+  std::vector<char> fedOnlyByInputPart(g.nodes.size(), 1);
+  for (size_t n = 0; n < g.nodes.size(); ++n)
+    for (int c : g.children[n])
+      if (c >= 0 && !inputPart[n])
+        fedOnlyByInputPart[c] = 0;
+  std::vector<at::Tensor> out;
+  for (const at::Tensor &p : params)
+    if (int i = g.id(edgeOf(p)); p.dim() <= 1 && i >= 0 && fedOnlyByInputPart[i])
+      out.push_back(p);
+  return out;
 }
 
-NodeSet nodesOf(const std::vector<at::Tensor> &tensors) {
-  NodeSet nodes;
-  for (const at::Tensor &t : tensors)
-    if (Edge e = edgeOf(t); e.function)
-      nodes.insert(e.function.get());
-  return nodes;
+/// What AccumulateGrad does, for gradients I computed itself.
+void accumulate(const at::Tensor &param, const at::Tensor &grad) {
+  if (!grad.defined())
+    return;
+  at::Tensor &slot = param.mutable_grad();
+  if (slot.defined())
+    slot.add_(grad);
+  else // a copy: `grad` may share storage with a gradient W still needs
+    slot = grad.detach().clone();
 }
 
 /// Keeps the gradients a frontier node receives in I.
@@ -108,6 +141,22 @@ public:
 
 private:
   torch::autograd::variable_list &slot;
+};
+
+/// Frees what a node of the input part saved once I has run it: W never runs
+/// it again, and memory freed as I goes is what the next nodes reuse, warm, as
+/// in a fused backward (retain_graph would keep all of it until W).
+class ReleaseSaved : public torch::autograd::FunctionPostHook {
+public:
+  explicit ReleaseSaved(Node &node) : node(node) {}
+  torch::autograd::variable_list operator()(const torch::autograd::variable_list &outputs,
+                                            const torch::autograd::variable_list &) override {
+    node.release_variables();
+    return outputs;
+  }
+
+private:
+  Node &node;
 };
 
 } // namespace
@@ -126,28 +175,36 @@ std::vector<at::Tensor> ppc::rt::backwardInput(const std::vector<at::Tensor> &ro
     frontier->rootGrads = rootGrads;
     return {};
   }
-  std::vector<Node *> order = postOrder(rootEdges);
-  NodeSet toParams = reaching(order, nodesOf(params), false);
-  NodeSet inputPart = reaching(order, nodesOf(leaves), false);
+  GradGraph graph(rootEdges);
+  std::vector<char> inputPart = graph.reaching(graph.marks(leaves));
+  std::vector<at::Tensor> vectorParams = vectorParamsOf(graph, inputPart, params);
+  std::vector<char> servedParams = graph.marks(vectorParams), weightParams = graph.marks(params);
+  for (size_t i = 0; i < weightParams.size(); ++i)
+    weightParams[i] &= !servedParams[i];
+  std::vector<char> toWeights = graph.reaching(weightParams);
   for (size_t i = 0; i < rootEdges.size(); ++i)
-    if (rootEdges[i].function && !inputPart.count(rootEdges[i].function.get())) {
+    if (int r = graph.id(rootEdges[i]); r >= 0 && !inputPart[r]) {
       frontier->roots.push_back(rootEdges[i]);
       frontier->rootGrads.push_back(rootGrads[i]);
     }
-  for (Node *n : order) {
-    if (!inputPart.count(n))
+  for (size_t n = 0; n < graph.nodes.size(); ++n) {
+    if (!inputPart[n])
       continue;
     WeightFrontier::Entry entry;
     bool weightSide = false;
-    for (size_t i = 0; i < n->num_outputs(); ++i) {
-      const Node *m = n->next_edge(i).function.get();
-      if (m && inputPart.count(m))
-        entry.inputSide.push_back(i);
-      weightSide |= m && !inputPart.count(m) && toParams.count(m);
+    for (size_t i = 0; i < graph.children[n].size(); ++i) {
+      int c = graph.children[n][i];
+      if (c >= 0 && (inputPart[c] || servedParams[c]))
+        entry.servedByI.push_back(i);
+      else
+        weightSide |= c >= 0 && toWeights[c];
     }
+    Node *node = graph.nodes[n];
     if (weightSide) {
-      entry.node = n->getptr();
+      entry.node = node->getptr();
       frontier->nodes.push_back(std::move(entry));
+    } else {
+      node->add_post_hook(std::make_unique<ReleaseSaved>(*node));
     }
   }
   for (WeightFrontier::Entry &e : frontier->nodes) {
@@ -155,8 +212,10 @@ std::vector<at::Tensor> ppc::rt::backwardInput(const std::vector<at::Tensor> &ro
     e.hook = hook.get();
     e.node->add_pre_hook(std::move(hook));
   }
+  std::vector<at::Tensor> wanted = leaves;
+  wanted.insert(wanted.end(), vectorParams.begin(), vectorParams.end());
   std::vector<at::Tensor> grads =
-      torch::autograd::grad(roots, leaves, rootGrads, /*retain_graph=*/true,
+      torch::autograd::grad(roots, wanted, rootGrads, /*retain_graph=*/true,
                             /*create_graph=*/false, /*allow_unused=*/true);
   for (WeightFrontier::Entry &e : frontier->nodes) {
     auto &hooks = e.node->pre_hooks();
@@ -164,6 +223,9 @@ std::vector<at::Tensor> ppc::rt::backwardInput(const std::vector<at::Tensor> &ro
                                [&](const auto &h) { return h.get() == e.hook; }),
                 hooks.end());
   }
+  for (size_t i = 0; i < vectorParams.size(); ++i)
+    accumulate(vectorParams[i], grads[leaves.size() + i]);
+  grads.resize(leaves.size());
   return grads;
 }
 
@@ -173,7 +235,7 @@ void ppc::rt::backwardWeight(WeightFrontier &frontier) {
   for (WeightFrontier::Entry &e : frontier.nodes) {
     // Not set_next_edge, which would renumber a node that has parents; a
     // topological number above what is left stays a valid bound.
-    for (size_t i : e.inputSide)
+    for (size_t i : e.servedByI)
       e.node->next_edges()[i] = Edge();
     for (size_t j = 0; j < e.received.size(); ++j)
       if (e.received[j].defined()) {

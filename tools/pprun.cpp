@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "runtime/Device.h"
+#include "runtime/HostMemory.h"
 #include "runtime/Pipeline.h"
 #include "support/ErrorText.h"
 
@@ -148,6 +149,7 @@ int run(int argc, char **argv) {
 } // namespace
 
 int main(int argc, char **argv) {
+  ppc::rt::retainFreedHostMemory();
   try {
     return run(argc, argv);
   } catch (const std::exception &e) {

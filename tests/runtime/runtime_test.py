@@ -186,7 +186,8 @@ def training():
         for schedule, ranks, backend in [("gpipe", 4, "threads"), ("1f1b", 4, "threads"),
                                          ("interleaved-1f1b", 2, "threads"),
                                          ("looped-bfs", 2, "threads"), ("looped-bfs", 2, "gloo"),
-                                         ("zero-bubble", 4, "threads"), ("1f1b", 4, "gloo"),
+                                         ("zero-bubble", 4, "threads"), ("zero-bubble", 4, "gloo"),
+                                         ("1f1b", 4, "gloo"),
                                          ("1f1b", 4, "gloo-p2p"),
                                          ("interleaved-1f1b", 2, "gloo-p2p")]:
             gfile = os.path.join(WORK, f"{label}_{schedule}_{backend}.grads.pt")
