@@ -10,7 +10,8 @@ usage: bench/pipeline_bench.py [--build build] [--model ../shared/models/gpt2-12
   the unpartitioned model in one process with one thread.
 - zero-bubble: training, ZB-H1 against 1F1B: per stage F, B, I and W ms per microbatch (I + W
   against the fused B), step time and measured bubble; on gpt2-12l-lm (2 stages, M = 8) and on a
-  balanced model (GPT-2 blocks without the word head split in two equal halves, M = 2S).
+  balanced model (8 GPT-2 blocks on hidden states in two equal halves, M = 2S, the median of
+  three runs); and I + W against B for one stage alone (build/bench/split_backward_bench).
 - overhead: per-microbatch runtime cost on the threads transport with stages that compute
   almost nothing (M = 64).
 - partition: on models whose blocks are the work (GPT-2 blocks without the 50257-word head, and
@@ -115,19 +116,27 @@ if "pipeline" in ONLY:
          measured_step_ms=rep["step_ms"], error=abs(pred_step - rep["step_ms"]) / rep["step_ms"])
 
 
-def training_compare(label, stages, io, targets, loss, m):
+def median_run(stages, io, extra, runs):
+    """The run with the median step time of `runs` (the machine's noise is per run)."""
+    reps = sorted((run_report(stages, io, extra) for _ in range(runs)), key=lambda r: r["step_ms"])
+    return reps[len(reps) // 2]
+
+
+def training_compare(label, stages, io, targets, loss, m, runs=1):
     """ZB-H1 against 1F1B on 2 Gloo ranks: per-stage action times, step time and bubble."""
     out = {}
     for schedule in ("1f1b", "zero-bubble"):
-        rep = run_report(stages, io, ["--nproc", "2", "--microbatches", str(m), "--schedule",
-                                      schedule, "--steps", "4", "--train", "--targets", targets,
-                                      "--loss", loss, "--optimizer", "sgd", "--lr", "0"])
-        out[schedule] = rep
+        out[schedule] = median_run(stages, io, [
+            "--nproc", "2", "--microbatches", str(m), "--schedule", schedule, "--steps", "4",
+            "--train", "--targets", targets, "--loss", loss, "--optimizer", "sgd", "--lr", "0"],
+            runs)
     fused = [s["backward_ms"] for s in out["1f1b"]["per_stage"]]
     split = [s["input_grad_ms"] + s["weight_grad_ms"] for s in out["zero-bubble"]["per_stage"]]
-    emit(bench="zero-bubble", model=label, stages=2, ranks=2, microbatches=m,
+    emit(bench="zero-bubble", model=label, stages=2, ranks=2, microbatches=m, runs=runs,
          fused_backward_ms=fused, input_plus_weight_grad_ms=split,
          split_over_fused=[b / a for a, b in zip(fused, split)],
+         input_grad_ms=[s["input_grad_ms"] for s in out["zero-bubble"]["per_stage"]],
+         weight_grad_ms=[s["weight_grad_ms"] for s in out["zero-bubble"]["per_stage"]],
          forward_ms={k: [s["forward_ms"] for s in r["per_stage"]] for k, r in out.items()},
          step_ms={k: r["step_ms"] for k, r in out.items()},
          bubble={k: r["bubble"] for k, r in out.items()},
@@ -135,20 +144,31 @@ def training_compare(label, stages, io, targets, loss, m):
          efficiency={k: r["efficiency"] for k, r in out.items()})
 
 
+def split_backward(label, module, shape):
+    """I + W against the fused backward of one stage, alone on one thread."""
+    proc = sh([os.path.join(args.build, "bench", "split_backward_bench"), module, shape, "40"])
+    emit(**dict(json.loads(proc.stdout), model=label))
+
+
 if "zero-bubble" in ONLY:
     targets = os.path.join(work, "targets8.pt")
     torch.save(torch.randint(0, 50257, (8, 64)), targets)
     training_compare(os.path.basename(args.model), two, io, targets, "cross_entropy", 8)
-    # Balanced: GPT-2 blocks without the word head, two equal halves, M = 2S.
+    # Balanced: 8 GPT-2 blocks on hidden states (no embedding, so that the halves are equal
+    # stages, forward and backward), split in two, M = 2S; three runs of each schedule.
     torch.manual_seed(0)
-    blocks_model = os.path.join(work, "gpt2_blocks.pt")
-    blocks_ids = torch.randint(0, 1000, (4, 128))
-    torch.jit.trace(make_models.GPT2Blocks().eval(), (blocks_ids[:1],)).save(blocks_model)
-    half, _ = compile_stages("blocks_half", blocks_model, ["--split", "transformer.h.4:begin"])
-    blocks_targets = os.path.join(work, "blocks_targets.pt")
-    torch.save(torch.randn(4, 128, 256), blocks_targets)
-    training_compare("gpt2-blocks-8x256 (balanced)", half, save_inputs("blocks4", blocks_ids),
-                     blocks_targets, "mse", 4)
+    stack_model = os.path.join(work, "gpt2_stack.pt")
+    hidden = torch.randn(4, 64, 512)
+    torch.jit.trace(make_models.GPT2Stack(512, 8).eval(), (hidden[:1],)).save(stack_model)
+    half, _ = compile_stages("stack_half", stack_model, ["--split", "h.4:begin"])
+    stack_targets = os.path.join(work, "stack_targets.pt")
+    torch.save(torch.randn(4, 64, 512), stack_targets)
+    training_compare("gpt2-stack-8x512 (balanced)", half, save_inputs("stack4", hidden),
+                     stack_targets, "mse", 4, runs=3)
+    split_backward("gpt2-stack-8x512 stage 1", os.path.join(half, "stage1.pt"), "1x64x512")
+    blocks = os.path.join(work, "gpt2_stack256.pt")
+    torch.jit.trace(make_models.GPT2Stack(256, 4).eval(), (torch.randn(1, 128, 256),)).save(blocks)
+    split_backward("gpt2-stack-4x256", blocks, "1x128x256")
 
 if "overhead" in ONLY:
     make_models.export("tuples", "script", work)

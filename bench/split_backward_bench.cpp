@@ -12,6 +12,7 @@
 //===----------------------------------------------------------------------===//
 #include "runtime/HostMemory.h"
 #include "runtime/SplitBackward.h"
+#include "support/ErrorText.h"
 
 #include <torch/csrc/jit/runtime/graph_executor.h>
 #include <torch/script.h>
@@ -41,14 +42,21 @@ double msSince(std::chrono::steady_clock::time_point t0) {
 }
 
 struct Forward {
-  at::Tensor input, output, outputGrad;
+  at::Tensor input;
+  std::vector<at::Tensor> outputs, outputGrads; // a stage returns a tuple
 };
 
 Forward runForward(torch::jit::Module &module, const std::vector<int64_t> &shape) {
   Forward f;
   f.input = torch::randn(shape).requires_grad_(true);
-  f.output = module.forward({f.input}).toTensor();
-  f.outputGrad = torch::randn_like(f.output);
+  c10::IValue out = module.forward({f.input});
+  std::vector<c10::IValue> items =
+      out.isTuple() ? out.toTupleRef().elements().vec() : std::vector<c10::IValue>{out};
+  for (const c10::IValue &item : items)
+    if (item.isTensor() && item.toTensor().requires_grad()) {
+      f.outputs.push_back(item.toTensor());
+      f.outputGrads.push_back(torch::randn_like(item.toTensor()));
+    }
   return f;
 }
 
@@ -77,14 +85,14 @@ int main(int argc, char **argv) {
     for (int r = 0; r < reps + 2; ++r) {
       Forward a = runForward(module, shape);
       auto t0 = std::chrono::steady_clock::now();
-      torch::autograd::backward({a.output}, {a.outputGrad});
+      torch::autograd::backward(a.outputs, a.outputGrads);
       double fusedMs = msSince(t0);
       Forward c = [&] {
         torch::jit::GraphOptimizerEnabledGuard eagerAutograd(false);
         return runForward(splitModule, shape);
       }();
       t0 = std::chrono::steady_clock::now();
-      torch::autograd::backward({c.output}, {c.outputGrad});
+      torch::autograd::backward(c.outputs, c.outputGrads);
       double fusedPerOpMs = msSince(t0);
       Forward b = [&] {
         // As pprun runs split backward: per-op autograd nodes (runtime/Executor.cpp).
@@ -93,7 +101,7 @@ int main(int argc, char **argv) {
       }();
       std::shared_ptr<ppc::rt::WeightFrontier> frontier;
       t0 = std::chrono::steady_clock::now();
-      ppc::rt::backwardInput({b.output}, {b.outputGrad}, {b.input}, params, frontier);
+      ppc::rt::backwardInput(b.outputs, b.outputGrads, {b.input}, params, frontier);
       double inputMs = msSince(t0);
       t0 = std::chrono::steady_clock::now();
       ppc::rt::backwardWeight(*frontier);
@@ -113,7 +121,7 @@ int main(int argc, char **argv) {
               << ", \"input_grad_ms\": " << i << ", \"weight_grad_ms\": " << w
               << ", \"split_over_fused\": " << median(ratio) << ", \"reps\": " << reps << "}\n";
   } catch (const std::exception &e) {
-    std::cerr << "split_backward_bench: " << e.what() << "\n";
+    std::cerr << "split_backward_bench: " << ppc::errorSummary(e) << "\n";
     return 1;
   }
 }

@@ -267,6 +267,20 @@ class GPT2Blocks(nn.Module):
         return self.transformer(ids)
 
 
+class GPT2Stack(nn.Module):
+    """GPT-2 blocks on hidden states: no embedding, so that equal halves are equal stages."""
+
+    def __init__(self, d=256, layers=8):
+        super().__init__()
+        self.h = nn.ModuleList([GPT2Block(d) for _ in range(layers)])
+        self.ln_f = nn.LayerNorm(d)
+
+    def forward(self, x):
+        for block in self.h:
+            x = block(x)
+        return self.ln_f(x)
+
+
 def tokens(n, vocab):
     return torch.randint(0, vocab, (2, n), generator=torch.Generator().manual_seed(7))
 
