@@ -19,7 +19,8 @@ usage: bench/pipeline_bench.py [--build build] [--model ../shared/models/gpt2-12
   over block boundaries (every block timed as its own stage), DeepSpeed-style uniform and
   parameter-count splits, all timed one stage after another in one process; predicted vs
   measured per-stage times.
-- compile: time to partition vs time LibTorch needs to load and save the model.
+- compile: time to partition vs time LibTorch needs to load and save the model; and the wall time
+  of `ppc --stages 4` on the model against a bare LibTorch load + save process (median of 7).
 Timings are machine-dependent; nothing here is a pass/fail test.
 """
 import argparse
@@ -139,6 +140,8 @@ def training_compare(label, stages, io, targets, loss, m, runs=1):
          weight_grad_ms=[s["weight_grad_ms"] for s in out["zero-bubble"]["per_stage"]],
          forward_ms={k: [s["forward_ms"] for s in r["per_stage"]] for k, r in out.items()},
          step_ms={k: r["step_ms"] for k, r in out.items()},
+         schedule_ms={k: r["schedule_ms"] for k, r in out.items()},
+         after_schedule_ms={k: r["after_schedule_ms"] for k, r in out.items()},
          bubble={k: r["bubble"] for k, r in out.items()},
          zb_bubble_over_1f1b=out["zero-bubble"]["bubble"] / max(1e-9, out["1f1b"]["bubble"]),
          efficiency={k: r["efficiency"] for k, r in out.items()})
@@ -250,3 +253,28 @@ if "partition" in ONLY or "compile" in ONLY:
          choose_splits_ms=float(phases.get("choose-splits", 0)),
          partition_over_load_and_save=float(phases.get("choose-splits", 0)) /
          (float(phases.get("load", 1)) + float(phases.get("emit", 1))))
+
+if "compile" in ONLY:
+    # Wall time of `ppc --stages 4` against a bare LibTorch load + save of the same archive
+    # (build/bench/load_save), both whole processes, alternating, 7 runs each.
+    def wall_s(cmd):
+        start = time.perf_counter()
+        sh(cmd)
+        return time.perf_counter() - start
+
+    out4 = os.path.join(work, "wall4")
+    ppc_cmd = [PPC, args.model, "--stages", "4", "--example-inputs", example, "-o", out4, "--force"]
+    bare_cmd = [os.path.join(args.build, "bench", "load_save"), args.model,
+                os.path.join(work, "resaved.pt")]
+    walls = {"ppc": [], "bare": []}
+    for _ in range(7):
+        walls["ppc"].append(wall_s(ppc_cmd))
+        walls["bare"].append(wall_s(bare_cmd))
+    med = {k: sorted(v)[len(v) // 2] for k, v in walls.items()}
+    passes = sh(ppc_cmd + ["--time-passes"]).stderr
+    emit(bench="compile_wall", model=os.path.basename(args.model), stages=4,
+         ppc_wall_s=med["ppc"], load_save_wall_s=med["bare"],
+         ppc_over_load_save=med["ppc"] / med["bare"],
+         runs={k: [round(x, 3) for x in v] for k, v in walls.items()},
+         passes_ms={m.group(1): float(m.group(2))
+                    for m in re.finditer(r"^\s+([\w-]+)\s+([\d.]+) ms", passes, re.M)})

@@ -22,6 +22,8 @@ class Model;
 
 struct EmitOptions {
   bool force = false;
+  /// The model file's SHA-256 (hex) for pipeline.json; computed when empty.
+  std::string sourceSha256;
   /// More files to write into the directory (name -> content).
   std::map<std::string, std::string> extraFiles;
 };
@@ -36,10 +38,14 @@ void emitPipeline(Model &model, const std::string &dir, const EmitOptions &opts)
 void saveStageModule(Model &model, int stage, const std::string &file);
 
 /// The manifest of the partitioned graph (the one place that fills it).
-rt::Manifest buildManifest(const Model &model, const Graph &g);
+rt::Manifest buildManifest(const Model &model, const Graph &g,
+                           const std::string &sourceSha256 = "");
+
+/// SHA-256 of a file's bytes, lower-case hex ("" if it cannot be read).
+std::string sha256File(const std::string &path);
 
 /// The pipeline.json text for the partitioned graph.
-std::string pipelineJson(const Model &model, const Graph &g);
+std::string pipelineJson(const Model &model, const Graph &g, const std::string &sourceSha256 = "");
 
 } // namespace ppc
 

@@ -16,6 +16,7 @@
 #include "ir/Diagnostics.h"
 
 #include <ATen/Parallel.h>
+#include <torch/csrc/jit/runtime/graph_executor.h>
 
 #include <algorithm>
 #include <chrono>
@@ -105,6 +106,10 @@ void ppc::measureRegionCosts(Model &model, const std::vector<unsigned> &boundari
                        "pass --example-inputs IO.pt, or use --balance flops");
   IntraOpThreads oneThread(1);
   torch::NoGradGuard noGrad;
+  // Each region runs a handful of times: the executor's profiling runs and
+  // optimizing passes would be most of the time spent here, and without a
+  // CPU fuser they do not change what a region's ops cost.
+  torch::jit::GraphOptimizerEnabledGuard interpretOnly(false);
   // Regions run in order on what earlier regions produced, as stages would,
   // so values that later ops change in place (growing lists) are as they are
   // at each boundary. Timed runs get copies; one more run on the originals

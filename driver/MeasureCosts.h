@@ -14,7 +14,7 @@
 namespace ppc {
 
 /// Fills Op::cost.timeMs; needs Model::annotateShapes to have run.
-void measureRegionCosts(Model &model, const std::vector<unsigned> &boundaries, int repeats = 5);
+void measureRegionCosts(Model &model, const std::vector<unsigned> &boundaries, int repeats = 3);
 
 } // namespace ppc
 

@@ -67,6 +67,9 @@ void Model::annotateShapes(const std::string &ioFile) {
   c10::IValue result;
   try {
     torch::NoGradGuard noGrad;
+    // One run: the executor's profiling and optimizing passes on a graph that
+    // returns every value would cost more than the run itself.
+    torch::jit::GraphOptimizerEnabledGuard interpretOnly(false);
     result = fn(inputs);
   } catch (const std::exception &e) {
     throw CompileError("the model failed on the example inputs: " + errorSummary(e),

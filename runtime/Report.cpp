@@ -85,8 +85,14 @@ void ppc::rt::writeReport(const std::string &path, const RunSummary &run) {
   std::map<int, double> stageCompute; // the part inside the model
   std::map<int, StageWork> stageWork; // per microbatch, by action kind
   std::vector<double> rankCompute(s.numRanks, 0);
+  double scheduleMs = 0; // step start to the last action's end, on any rank
   for (const StepRecord *step : steps) {
     stepMs += step->stepMs / steps.size();
+    double lastEnd = 0;
+    for (int r = 0; r < s.numRanks; ++r)
+      if (!step->timings[r].empty())
+        lastEnd = std::max(lastEnd, step->timings[r].back().endMs);
+    scheduleMs += lastEnd / steps.size();
     for (int r = 0; r < s.numRanks; ++r)
       for (size_t i = 0; i < s.ranks[r].size(); ++i) {
         const ActionTiming &t = step->timings[r][i];
@@ -142,7 +148,12 @@ void ppc::rt::writeReport(const std::string &path, const RunSummary &run) {
       {"steps", run.steps.size()},
       {"step_ms", stepMs},
       {"samples_per_s", stepMs > 0 ? run.batch * 1000.0 / stepMs : 0},
-      {"bubble", stepMs > 0 ? 1 - busyTotal / (s.numRanks * stepMs) : 0},
+      // The pipeline bubble: idle share of the ranks while the schedule runs.
+      // What follows it (tied-gradient sums, the optimizer, the step's end
+      // barrier) is work outside the schedule, reported on its own.
+      {"schedule_ms", scheduleMs},
+      {"after_schedule_ms", stepMs - scheduleMs},
+      {"bubble", scheduleMs > 0 ? 1 - busyTotal / (s.numRanks * scheduleMs) : 0},
       // No schedule of these stage times can take less: a lower bound, not a target.
       {"bound_ms", bound},
       {"bound", s.training ? "max_r [sum_{s<s0(r)} F_s + M sum_{s on r} (F_s+B_s) + sum_{s<s0(r)} "
