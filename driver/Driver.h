@@ -41,6 +41,9 @@ struct OptOptions {
   std::string irFile;                  // "-" for stdin
   std::string passes;                  // "place-splits,cross-stage-values"
   std::vector<std::string> splitSpecs; // added to the IR's own `splits`
+  std::vector<std::string> buffers;    // `param` names that are buffers, not parameters
+  std::vector<std::string> ties;       // "A=B"
+  bool printParameters = false;        // each stage's parameters and the tied groups
   bool printAfterAll = false;
   bool timePasses = false;
 };

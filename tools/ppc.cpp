@@ -27,7 +27,9 @@ static const char *kUsage = R"(usage:
   ppc verify MODEL.pt DIR --inputs IO.pt [--tolerance X]
   ppc merge MODEL.pt DIR -o OUT.pt          put trained stage parameters back into the model
   ppc opt IR.txt --passes=P1,P2 [--split PATH:begin|end]... [--print-after-all] [--time-passes]
-                                            run passes on IR text (verified after each), print it
+                 [--buffer NAME]... [--tie A=B]... [--print-parameters]
+                                            run passes on IR text (verified after each), print it;
+                                            --print-parameters: each stage's and tied parameters
 )";
 
 namespace {
@@ -142,6 +144,12 @@ int runOpt(Args &args) {
       o.passes = args.value(a);
     else if (a == "--split")
       o.splitSpecs.push_back(args.value(a));
+    else if (a == "--buffer")
+      o.buffers.push_back(args.value(a));
+    else if (a == "--tie")
+      o.ties.push_back(args.value(a));
+    else if (a == "--print-parameters")
+      o.printParameters = true;
     else if (a == "--print-after-all")
       o.printAfterAll = true;
     else if (a == "--time-passes")
