@@ -20,7 +20,7 @@ PIN_KEY=torch-2.11.0
 VENV=${PPC_VENV:-$HOME/.cache/ppc/venv-$PIN_KEY}
 
 PACKAGES=(build-essential cmake ninja-build ccache git ca-certificates python3 python3-venv
-          libgloo-dev llvm-dev libtbb-dev libgtest-dev nlohmann-json3-dev libssl-dev
+          libgloo-dev llvm-dev libgtest-dev nlohmann-json3-dev libssl-dev
           zlib1g-dev libzstd-dev libxml2-dev libffi-dev libncurses-dev) # the last five: LLVM's CMake config
 
 SUDO=""
