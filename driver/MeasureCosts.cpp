@@ -3,10 +3,12 @@
 // `--balance time`: the ops between consecutive candidate split points form
 // regions; each region is built as an in-memory stage module (the same code
 // that emits real stages), run in order on the example inputs and on what
-// earlier regions produced, and timed with one intra-op thread: one warm-up,
-// then the median of several repeats. A region's time is spread over its ops in proportion to
-// their analytic cost (evenly when none is known), so that any partition
-// along candidate boundaries sums exactly to measured region times.
+// earlier regions produced, and timed with one intra-op thread: one warm-up
+// run (the one whose results feed later regions), then the median of a few
+// repeats on copies, in the interpreter without the executor's profiling
+// passes. A region's time is spread over its ops in proportion to their
+// analytic cost (evenly when none is known), so that any partition along
+// candidate boundaries sums exactly to measured region times.
 //
 //===----------------------------------------------------------------------===//
 #include "driver/MeasureCosts.h"
@@ -45,17 +47,28 @@ c10::IValue freshCopy(const c10::IValue &v) {
   return v;
 }
 
-double medianMs(torch::jit::Module &region, const std::vector<c10::IValue> &inputs, int repeats) {
+double msOf(torch::jit::Module &region, const std::vector<c10::IValue> &args) {
+  auto start = std::chrono::steady_clock::now();
+  region.forward(args);
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+      .count();
+}
+
+/// The median of `repeats` runs on copies of `inputs`, after `warmMs`, the
+/// first run's time; a region faster than kQuickMs is timed once more only:
+/// most regions are a view or an activation, whose error is a few
+/// microseconds of a stage's milliseconds.
+double medianMs(torch::jit::Module &region, const std::vector<c10::IValue> &inputs, double warmMs,
+                int repeats) {
+  constexpr double kQuickMs = 0.5;
+  if (warmMs < kQuickMs)
+    repeats = 1;
   std::vector<double> times;
-  for (int r = 0; r <= repeats; ++r) {
+  for (int r = 0; r < repeats; ++r) {
     std::vector<c10::IValue> args;
     for (const c10::IValue &v : inputs)
       args.push_back(freshCopy(v));
-    auto start = std::chrono::steady_clock::now();
-    region.forward(args);
-    std::chrono::duration<double, std::milli> ms = std::chrono::steady_clock::now() - start;
-    if (r > 0) // the first run is the warm-up
-      times.push_back(ms.count());
+    times.push_back(msOf(region, args));
   }
   std::nth_element(times.begin(), times.begin() + times.size() / 2, times.end());
   return times[times.size() / 2];
@@ -112,8 +125,7 @@ void ppc::measureRegionCosts(Model &model, const std::vector<unsigned> &boundari
   torch::jit::GraphOptimizerEnabledGuard interpretOnly(false);
   // Regions run in order on what earlier regions produced, as stages would,
   // so values that later ops change in place (growing lists) are as they are
-  // at each boundary. Timed runs get copies; one more run on the originals
-  // advances the state.
+  // at each boundary.
   std::unordered_map<const Value *, c10::IValue> env;
   for (const Value *in : g.inputs())
     env[in] = impl.exampleValues.at(in);
@@ -124,8 +136,13 @@ void ppc::measureRegionCosts(Model &model, const std::vector<unsigned> &boundari
     for (const Value *v : io.inputs)
       inputs.push_back(env.at(v));
     torch::jit::Module region = buildRegionModule(model, ops, io, id++);
-    spreadOverOps(g, ops, medianMs(region, inputs, repeats));
+    // The run on the originals, which advances the state, is also the
+    // warm-up: the timed runs get copies of its inputs.
+    auto start = std::chrono::steady_clock::now();
     c10::IValue result = region.forward(inputs);
+    double warmMs =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    spreadOverOps(g, ops, medianMs(region, inputs, warmMs, repeats));
     const auto &outs = result.toTupleRef().elements();
     for (size_t i = 0; i < outs.size(); ++i)
       env[io.outputs[i]] = outs[i];
