@@ -255,8 +255,9 @@ if "partition" in ONLY or "compile" in ONLY:
          (float(phases.get("load", 1)) + float(phases.get("emit", 1))))
 
 if "compile" in ONLY:
-    # Wall time of `ppc --stages 4` against a bare LibTorch load + save of the same archive
-    # (build/bench/load_save), both whole processes, alternating, 7 runs each.
+    # Wall time of `ppc --stages 4` against a bare LibTorch load + save of the same archive, both
+    # whole processes, alternating, 7 runs each: build/bench/load_save links LibTorch as its
+    # CMake config says (CUDA libraries too), load_save_cpu only its CPU library, as ppc does.
     def wall_s(cmd):
         start = time.perf_counter()
         sh(cmd)
@@ -264,17 +265,20 @@ if "compile" in ONLY:
 
     out4 = os.path.join(work, "wall4")
     ppc_cmd = [PPC, args.model, "--stages", "4", "--example-inputs", example, "-o", out4, "--force"]
-    bare_cmd = [os.path.join(args.build, "bench", "load_save"), args.model,
-                os.path.join(work, "resaved.pt")]
-    walls = {"ppc": [], "bare": []}
+    bare_cmds = {k: [os.path.join(args.build, "bench", k), args.model,
+                     os.path.join(work, "resaved.pt")] for k in ("load_save", "load_save_cpu")}
+    walls = {"ppc": [], "load_save": [], "load_save_cpu": []}
     for _ in range(7):
         walls["ppc"].append(wall_s(ppc_cmd))
-        walls["bare"].append(wall_s(bare_cmd))
+        for k, cmd in bare_cmds.items():
+            walls[k].append(wall_s(cmd))
     med = {k: sorted(v)[len(v) // 2] for k, v in walls.items()}
     passes = sh(ppc_cmd + ["--time-passes"]).stderr
     emit(bench="compile_wall", model=os.path.basename(args.model), stages=4,
-         ppc_wall_s=med["ppc"], load_save_wall_s=med["bare"],
-         ppc_over_load_save=med["ppc"] / med["bare"],
+         ppc_wall_s=med["ppc"], load_save_wall_s=med["load_save"],
+         load_save_cpu_only_wall_s=med["load_save_cpu"],
+         ppc_over_load_save=med["ppc"] / med["load_save"],
+         ppc_over_load_save_cpu_only=med["ppc"] / med["load_save_cpu"],
          runs={k: [round(x, 3) for x in v] for k, v in walls.items()},
          passes_ms={m.group(1): float(m.group(2))
                     for m in re.finditer(r"^\s+([\w-]+)\s+([\d.]+) ms", passes, re.M)})

@@ -39,7 +39,7 @@ torch::jit::Module loadModule(const std::string &path) {
   if (!std::filesystem::exists(path))
     throw CompileError("'" + path + "' not found", "recompile the stages");
   try {
-    torch::jit::Module m = torch::jit::load(path);
+    torch::jit::Module m = torch::jit::load(path, torch::kCPU); // ppc runs on the CPU
     m.eval();
     return m;
   } catch (const std::exception &e) {

@@ -96,7 +96,9 @@ std::unique_ptr<Model> Model::load(const std::string &path) {
     return model;
   }
   try {
-    impl.module = torch::jit::load(path);
+    // On the CPU whatever device it was saved from: the compiler runs no GPU
+    // code (it links no CUDA), and stages are placed by pprun.
+    impl.module = torch::jit::load(path, torch::kCPU);
   } catch (const std::exception &e) {
     throw CompileError(diagnoseArchive(path, errorSummary(e)),
                        "export the model with torch.jit.script or torch.jit.trace, then "
