@@ -10,8 +10,10 @@ usage: bench/pipeline_bench.py [--build build] [--model ../shared/models/gpt2-12
   the unpartitioned model in one process with one thread.
 - zero-bubble: training, ZB-H1 against 1F1B: per stage F, B, I and W ms per microbatch (I + W
   against the fused B), step time and measured bubble; on gpt2-12l-lm (2 stages, M = 8) and on a
-  balanced model (8 GPT-2 blocks on hidden states in two equal halves, M = 2S, the median of
-  three runs); and I + W against B for one stage alone (build/bench/split_backward_bench).
+  balanced model (8 GPT-2 blocks on hidden states in two equal halves, M = 2S; threads with W
+  filling waits and in static order, gloo-p2p, gloo; the median of five runs), each beside a
+  replay of the two action lists with the run's own action times and free transfers
+  (bench/replay.py); and I + W against B for one stage alone (build/bench/split_backward_bench).
 - overhead: per-microbatch runtime cost on the threads transport with stages that compute
   almost nothing (M = 64).
 - partition: on models whose blocks are the work (GPT-2 blocks without the 50257-word head, and
@@ -46,7 +48,9 @@ PPC = os.path.join(args.build, "tools", "ppc")
 PPRUN = os.path.join(args.build, "tools", "pprun")
 work = tempfile.mkdtemp(prefix="ppc-bench-")
 sys.path.insert(0, os.path.join(here, "..", "tests", "e2e"))
+sys.path.insert(0, here)
 import make_models  # noqa: E402
+import replay  # noqa: E402
 
 
 def emit(**record):
@@ -123,18 +127,31 @@ def median_run(stages, io, extra, runs):
     return reps[len(reps) // 2]
 
 
-def training_compare(label, stages, io, targets, loss, m, runs=1):
-    """ZB-H1 against 1F1B on 2 Gloo ranks: per-stage action times, step time and bubble."""
-    out = {}
+def action_lists(stages, io, targets, loss, m, schedule):
+    """The schedule's action lists per rank, from pprun --print-schedule."""
+    proc = sh([PPRUN, stages, "--inputs", io, "--microbatches", str(m), "--schedule", schedule,
+               "--train", "--targets", targets, "--loss", loss, "--print-schedule"])
+    return replay.parse_grid(proc.stdout + proc.stderr)
+
+
+def training_compare(label, stages, io, targets, loss, m, runs=1, backend="gloo", steps=4,
+                     static_order=False):
+    """ZB-H1 against 1F1B on 2 ranks: per-stage action times, step time and bubble, and the
+    bubble each schedule would have with the same action times and free transfers (replay)."""
+    out, ideal = {}, {}
+    ranks = ["--nproc", "2", "--backend", backend] if backend != "threads" else []
+    ranks += ["--static-order"] if static_order else []
     for schedule in ("1f1b", "zero-bubble"):
-        out[schedule] = median_run(stages, io, [
-            "--nproc", "2", "--microbatches", str(m), "--schedule", schedule, "--steps", "4",
+        out[schedule] = median_run(stages, io, ranks + [
+            "--microbatches", str(m), "--schedule", schedule, "--steps", str(steps),
             "--train", "--targets", targets, "--loss", loss, "--optimizer", "sgd", "--lr", "0"],
             runs)
+        lists = action_lists(stages, io, targets, loss, m, schedule)
+        ideal[schedule] = replay.replay(lists, out[schedule]["per_stage"])
     fused = [s["backward_ms"] for s in out["1f1b"]["per_stage"]]
     split = [s["input_grad_ms"] + s["weight_grad_ms"] for s in out["zero-bubble"]["per_stage"]]
-    emit(bench="zero-bubble", model=label, stages=2, ranks=2, microbatches=m, runs=runs,
-         fused_backward_ms=fused, input_plus_weight_grad_ms=split,
+    emit(bench="zero-bubble", model=label, stages=2, ranks=2, backend=backend, microbatches=m,
+         order="static" if static_order or backend == "gloo" else "W fills waits", runs=runs, steps=steps, fused_backward_ms=fused, input_plus_weight_grad_ms=split,
          split_over_fused=[b / a for a, b in zip(fused, split)],
          input_grad_ms=[s["input_grad_ms"] for s in out["zero-bubble"]["per_stage"]],
          weight_grad_ms=[s["weight_grad_ms"] for s in out["zero-bubble"]["per_stage"]],
@@ -144,6 +161,9 @@ def training_compare(label, stages, io, targets, loss, m, runs=1):
          after_schedule_ms={k: r["after_schedule_ms"] for k, r in out.items()},
          bubble={k: r["bubble"] for k, r in out.items()},
          zb_bubble_over_1f1b=out["zero-bubble"]["bubble"] / max(1e-9, out["1f1b"]["bubble"]),
+         replay_span_ms={k: v[0] for k, v in ideal.items()},
+         replay_bubble={k: v[1] for k, v in ideal.items()},
+         replay_zb_bubble_over_1f1b=ideal["zero-bubble"][1] / max(1e-9, ideal["1f1b"][1]),
          efficiency={k: r["efficiency"] for k, r in out.items()})
 
 
@@ -166,8 +186,11 @@ if "zero-bubble" in ONLY:
     half, _ = compile_stages("stack_half", stack_model, ["--split", "h.4:begin"])
     stack_targets = os.path.join(work, "stack_targets.pt")
     torch.save(torch.randn(4, 64, 512), stack_targets)
-    training_compare("gpt2-stack-8x512 (balanced)", half, save_inputs("stack4", hidden),
-                     stack_targets, "mse", 4, runs=3)
+    stack_io = save_inputs("stack4", hidden)
+    for backend, static in (("threads", False), ("threads", True), ("gloo-p2p", False),
+                            ("gloo", True)):
+        training_compare("gpt2-stack-8x512 (balanced)", half, stack_io, stack_targets, "mse", 4,
+                         runs=5, backend=backend, steps=6, static_order=static)
     split_backward("gpt2-stack-8x512 stage 1", os.path.join(half, "stage1.pt"), "1x64x512")
     blocks = os.path.join(work, "gpt2_stack256.pt")
     torch.jit.trace(make_models.GPT2Stack(256, 4).eval(), (torch.randn(1, 128, 256),)).save(blocks)

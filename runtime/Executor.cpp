@@ -218,6 +218,7 @@ void Executor::inputGrad(int stage, int mb) {
                            record.frontier);
     });
   sendInputGrads(stage, mb, record, grads);
+  record.inputGradDone = true;
 }
 
 void Executor::weightGrad(int stage, int mb) {
@@ -245,40 +246,96 @@ void Executor::send(const std::string &key, int dst, const c10::IValue &value) {
   transport.send(stepPrefix + key, dst, value);
 }
 
+/// Whether every value `a` needs from another rank has been sent.
+bool Executor::inputsArrived(const Action &a) {
+  const StageSpec &spec = manifest.stages[a.stage];
+  auto missing = [&](const std::string &key, int stage) {
+    int src = rankOf(stage);
+    return src != transport.rank() && !transport.hasArrived(stepPrefix + key, src);
+  };
+  if (a.kind == ActionKind::Forward) {
+    for (const StageInput &in : spec.inputs)
+      if (in.from >= 0 && missing(activationKey(in.value, a.microbatch, a.stage), in.from))
+        return false;
+    return true;
+  }
+  if (a.kind == ActionKind::WeightGrad)
+    return true;
+  for (const std::string &name : spec.outputs) {
+    auto consumers = manifest.consumers.find(name);
+    if (consumers != manifest.consumers.end())
+      for (int c : consumers->second)
+        if (c != a.stage && missing(gradientKey(name, a.microbatch, c), c))
+          return false;
+  }
+  return true;
+}
+
+/// The first W after `next` not run yet, if its I has run.
+std::optional<size_t> Executor::readyWeightGrad(const std::vector<Action> &actions, size_t next,
+                                                const std::vector<bool> &ran) {
+  for (size_t j = next + 1; j < actions.size(); ++j) {
+    if (actions[j].kind != ActionKind::WeightGrad || ran[j])
+      continue;
+    auto it = saved.find({actions[j].stage, actions[j].microbatch});
+    if (it == saved.end() || !it->second.inputGradDone)
+      return std::nullopt;
+    return j;
+  }
+  return std::nullopt;
+}
+
+void Executor::runAction(const Action &a, const StepData &data, ActionTiming &t) {
+  t = ActionTiming{sinceStart(), 0, 0};
+  actionComputeMs = 0;
+  try {
+    switch (a.kind) {
+    case ActionKind::Forward:
+      forward(a.stage, a.microbatch, data);
+      break;
+    case ActionKind::Backward:
+      backward(a.stage, a.microbatch);
+      break;
+    case ActionKind::InputGrad:
+      inputGrad(a.stage, a.microbatch);
+      break;
+    case ActionKind::WeightGrad:
+      weightGrad(a.stage, a.microbatch);
+      break;
+    }
+  } catch (const TransportError &) {
+    throw;
+  } catch (const std::exception &e) {
+    throw std::runtime_error("stage " + std::to_string(a.stage) + ", action " + a.str() + ": " +
+                             ppc::errorSummary(e));
+  }
+  t.endMs = sinceStart();
+  t.computeMs = actionComputeMs;
+}
+
 void Executor::run(const std::vector<Action> &actions, const StepData &data, int step,
                    std::chrono::steady_clock::time_point stepStart) {
   outputs.clear();
   lossTotal = at::Tensor();
-  timings.clear();
   transfers.clear();
   start = stepStart;
   stepPrefix = std::to_string(step) + "|";
-  for (const Action &a : actions) {
-    ActionTiming t{sinceStart(), 0, 0};
-    actionComputeMs = 0;
-    try {
-      switch (a.kind) {
-      case ActionKind::Forward:
-        forward(a.stage, a.microbatch, data);
+  timings.assign(actions.size(), ActionTiming{});
+  std::vector<bool> ran(actions.size(), false);
+  bool splitBackward = std::any_of(actions.begin(), actions.end(), [](const Action &a) {
+    return a.kind == ActionKind::WeightGrad;
+  });
+  for (size_t i = 0; i < actions.size(); ++i) {
+    if (ran[i])
+      continue;
+    while (fillWaits && splitBackward && !inputsArrived(actions[i])) {
+      std::optional<size_t> w = readyWeightGrad(actions, i, ran);
+      if (!w)
         break;
-      case ActionKind::Backward:
-        backward(a.stage, a.microbatch);
-        break;
-      case ActionKind::InputGrad:
-        inputGrad(a.stage, a.microbatch);
-        break;
-      case ActionKind::WeightGrad:
-        weightGrad(a.stage, a.microbatch);
-        break;
-      }
-    } catch (const TransportError &) {
-      throw;
-    } catch (const std::exception &e) {
-      throw std::runtime_error("stage " + std::to_string(a.stage) + ", action " + a.str() + ": " +
-                               ppc::errorSummary(e));
+      runAction(actions[*w], data, timings[*w]);
+      ran[*w] = true;
     }
-    t.endMs = sinceStart();
-    t.computeMs = actionComputeMs;
-    timings.push_back(t);
+    runAction(actions[i], data, timings[i]);
+    ran[i] = true;
   }
 }

@@ -57,7 +57,12 @@ public:
   Executor(const Manifest &manifest, Transport &transport, bool training, LossSpec loss,
            const Placement &placement);
 
-  /// Runs `actions` for step `step`; timings are relative to `stepStart`.
+  /// Runs `actions` for step `step`; timings are relative to `stepStart`,
+  /// one per action in list order. With `fillWaits`, when the next action's
+  /// value from another rank has not arrived, the rank runs the first W still
+  /// to come if its I has run (W's keep their order among themselves, so
+  /// every gradient sums in the same order; memory is freed sooner, never
+  /// later) instead of waiting idle.
   void run(const std::vector<sched::Action> &actions, const StepData &data, int step,
            std::chrono::steady_clock::time_point stepStart);
 
@@ -70,6 +75,7 @@ public:
   /// The step's loss so far (summed over microbatches; waits for the device).
   double lossSum() const { return lossTotal.defined() ? lossTotal.item<double>() : 0.0; }
   bool computesLoss = false;
+  bool fillWaits = true;
   std::vector<ActionTiming> timings;
   std::vector<TransferSpan> transfers;
 
@@ -80,6 +86,7 @@ private:
     at::Tensor loss;
     std::vector<at::Tensor> roots, rootGrads; // kept from I for W
     std::shared_ptr<WeightFrontier> frontier; // what I leaves for W
+    bool inputGradDone = false;
   };
 
   int rankOf(int stage) const { return rankOfStage(stage, transport.worldSize()); }
@@ -89,6 +96,10 @@ private:
   void backward(int stage, int mb);
   void inputGrad(int stage, int mb);
   void weightGrad(int stage, int mb);
+  void runAction(const sched::Action &a, const StepData &data, ActionTiming &timing);
+  bool inputsArrived(const sched::Action &a);
+  std::optional<size_t> readyWeightGrad(const std::vector<sched::Action> &actions, size_t next,
+                                        const std::vector<bool> &ran);
   std::vector<at::Tensor> gradParameters(int stage);
   at::Tensor lossOf(const c10::IValue &output, const at::Tensor &target, double share);
   c10::IValue receive(const std::string &key, int src);

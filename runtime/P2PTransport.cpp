@@ -239,6 +239,14 @@ public:
     return unflatten(entry.skeleton, entry.tensors);
   }
 
+  // Its structure has come, so its tensors are on their way.
+  bool hasArrived(const std::string &key, int src) override {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (src == self)
+      return local.has(key);
+    return failure.size() || mailbox.count({src, key});
+  }
+
   void abort(const std::string &why) override {
     std::lock_guard<std::mutex> lock(mutex);
     failure = why;

@@ -260,6 +260,7 @@ int rankMain(const PipelineOptions &o, const Job &job, Transport &t, const Place
   torch::jit::GraphOptimizerEnabledGuard perOpAutograd(!splitBackward);
   LossSpec loss = makeLoss(o.loss);
   Executor ex(job.manifest, t, o.train, loss, placement);
+  ex.fillWaits = !o.staticOrder;
   Trainer trainer(ex, job.manifest, t, o.optimizer, o.lr);
   RunSummary summary{&job.schedule, job.batch, o.train, {}, 0, {}};
   for (int step = 0; step < o.steps; ++step) {

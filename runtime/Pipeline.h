@@ -34,6 +34,7 @@ struct PipelineOptions {
   bool printSchedule = false;
   double timeoutSec = 300;
   int threadsPerRank = 1;
+  bool staticOrder = false;   // no W pulled forward into a wait
   std::string device = "cpu"; // cpu | cuda (each rank's local GPU) | cuda:N
   int localRank = 0;          // LOCAL_RANK: the GPU a process rank takes for "cuda"
   // Gloo rendezvous (set by the launcher or torchrun's environment).

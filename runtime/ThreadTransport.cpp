@@ -39,6 +39,11 @@ public:
     return v;
   }
 
+  bool has(const std::string &key, int dst, int src) {
+    std::lock_guard<std::mutex> lock(mutex);
+    return failed || boxes.count({dst, src, key}) > 0;
+  }
+
   void abort(const std::string &why) {
     std::lock_guard<std::mutex> lock(mutex);
     if (!failed)
@@ -69,6 +74,7 @@ public:
     hub->put(key, self, dst, value);
   }
   c10::IValue recv(const std::string &key, int src) override { return hub->take(key, self, src); }
+  bool hasArrived(const std::string &key, int src) override { return hub->has(key, self, src); }
   void abort(const std::string &why) override { hub->abort(why); }
 
 private:

@@ -40,6 +40,9 @@ public:
   virtual int worldSize() const = 0;
   virtual void send(const std::string &key, int dst, const c10::IValue &value) = 0;
   virtual c10::IValue recv(const std::string &key, int src) = 0;
+  /// Whether the sender has already sent `key`, so that recv would not wait
+  /// for it. Transports that cannot tell without receiving say true.
+  virtual bool hasArrived(const std::string &key, int src) { return true; }
   /// Marks the job failed so that every pending and later wait throws.
   virtual void abort(const std::string &why) = 0;
   /// Waits until every value sent so far has left this rank.
@@ -50,6 +53,7 @@ public:
 class LocalMailbox {
 public:
   void put(const std::string &key, const c10::IValue &value) { values[key] = value; }
+  bool has(const std::string &key) const { return values.count(key) > 0; }
   c10::IValue take(const std::string &key, int rank) {
     auto it = values.find(key);
     if (it == values.end())

@@ -25,7 +25,10 @@ static const char *kUsage =
              [--train --targets T.pt --loss cross_entropy|mse|LOSS.pt --optimizer sgd|adam
               --lr X --save-grads G.pt --checkpoint OUTDIR] [--trace TRACE.json]
              [--report R.json] [--print-schedule] [--timeout SEC] [--threads-per-rank T]
+             [--static-order]
 schedules: gpipe, 1f1b, interleaved-1f1b, looped-bfs, zero-bubble, or a file of actions
+--static-order: run each rank's actions exactly in order (by default a rank waiting for
+  another rank's value runs its next weight-grad W first, when that W's I has run)
 --device cuda: threads share one GPU (a CUDA stream each); process ranks take GPU LOCAL_RANK
 --backend nccl (with --device cuda): tensors by NCCL p2p; gloo-p2p: the same over Gloo (CPU)
 )";
@@ -99,6 +102,8 @@ Parsed parse(int argc, char **argv) {
       o.device = value();
     else if (a == "--threads-per-rank")
       o.threadsPerRank = int(number(a, value()));
+    else if (a == "--static-order")
+      o.staticOrder = true;
     else if (a.rfind("-", 0) == 0)
       throw std::runtime_error("unknown option '" + a + "' (see pprun --help)");
     else if (o.dir.empty())

@@ -7,6 +7,7 @@ Inference must equal the model (max rel diff <= 1e-5); one training step's gradi
 PyTorch autograd on the whole batch (rel <= 1e-4); several SGD steps must reduce the loss as
 PyTorch does. Prints one line per case and 'N passed, N failed' at the end.
 """
+import json
 import os
 import shutil
 import signal
@@ -221,7 +222,6 @@ def training():
     proc = run([PPRUN, stages, "--inputs", io, "--microbatches", "4", "--schedule", "1f1b",
                 "--train", "--targets", tpath, "--optimizer", "sgd", "--lr", str(lr), "--steps",
                 str(steps), "--report", rep, "--trace", trace, "--checkpoint", ckpt])
-    import json
     got = json.load(open(rep))["loss_per_step"] if proc.returncode == 0 else []
     close = len(got) == steps and all(abs(a - b) <= 1e-4 * abs(b) for a, b in zip(got, want_losses))
     report("sgd steps follow pytorch", close and got[-1] < got[0],
@@ -251,6 +251,35 @@ def training():
     ok = proc.returncode == 0
     worst, detail = param_diff(torch.load(gfile), want) if ok else (float("inf"), proc.stderr)
     report("custom schedule file", ok and worst <= 1e-4, detail)
+    fill_waits(two, io2, tpath, want)
+
+
+def fill_waits(two, io, tpath, want):
+    """Rank 1 finishes 1I0 long before 0F1 can come (rank 0 runs all of microbatch 0's backward
+    first), so by default it runs 1W0 in that wait; --static-order keeps the list's order. The
+    gradients are autograd's and bit-equal either way (W's keep their order among themselves)."""
+    sched_file = os.path.join(WORK, "fill.txt")
+    with open(sched_file, "w") as f:
+        f.write("rank 0: 0F0,0I0,0W0,0F1,0I1,0W1\nrank 1: 1F0,1I0,1F1,1I1,1W0,1W1\n")
+    starts, grads = {}, {}
+    for label, extra in [("filled", []), ("static", ["--static-order"])]:
+        gfile, trace = (os.path.join(WORK, f"fill_{label}.{x}") for x in ("grads.pt", "trace.json"))
+        proc = run([PPRUN, two, "--inputs", io, "--microbatches", "2", "--schedule", sched_file,
+                    "--train", "--targets", tpath, "--save-grads", gfile, "--trace", trace] + extra)
+        if proc.returncode != 0:
+            report(f"fill waits {label}", False, proc.stderr.strip().splitlines()[-1:])
+            return
+        grads[label] = torch.load(gfile)
+        events = json.load(open(trace))["traceEvents"]
+        starts[label] = {e["name"]: e["ts"] for e in events if e.get("cat") == "action"}
+    for label in grads:
+        worst, detail = param_diff(grads[label], want)
+        report(f"fill waits: {label} grads", worst <= 1e-4, detail)
+    same = all(torch.equal(grads["filled"][n], grads["static"][n]) for n in grads["static"])
+    report("fill waits: grads bit-equal to the static order", same)
+    order = {k: "1W0 before 1F1" if s["1W0"] < s["1F1"] else "1W0 after 1F1" for k, s in starts.items()}
+    report("fill waits: 1W0 runs in the wait for 0F1, in order with --static-order",
+           order == {"filled": "1W0 before 1F1", "static": "1W0 after 1F1"}, str(order))
 
 
 def pytorch_training(model_path, inputs, targets, optimizer, lr, steps):
@@ -276,7 +305,6 @@ def tied():
     """A parameter read by two stages under one name (`h @ emb.weight.t()` at the end while
     stage 0 embeds with it) is a tied group: its gradient is summed over the holders, so
     gradients, losses and updated parameters equal PyTorch's and the copies stay bit-equal."""
-    import json
     ids = torch.randint(0, 50, (4, 8), generator=torch.Generator().manual_seed(21))
     targets = torch.randint(0, 50, (4, 8), generator=torch.Generator().manual_seed(22))
     tpath = os.path.join(WORK, "tied_targets.pt")
