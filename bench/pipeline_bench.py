@@ -12,7 +12,8 @@ usage: bench/pipeline_bench.py [--build build] [--model ../shared/models/gpt2-12
   against the fused B), step time and measured bubble; on gpt2-12l-lm (2 stages, M = 8) and on a
   balanced model (8 GPT-2 blocks on hidden states in two equal halves, M = 2S; threads with W
   filling waits and in static order, gloo-p2p, gloo; the median of five runs), each beside a
-  replay of the two action lists with the run's own action times and free transfers
+  replay of the two action lists with the run's per-stage action times and free transfers, and
+  a replay of each measured step with every action's own time in the order it ran
   (bench/replay.py); and I + W against B for one stage alone (build/bench/split_backward_bench).
 - overhead: per-microbatch runtime cost on the threads transport with stages that compute
   almost nothing (M = 64).
@@ -70,10 +71,15 @@ def compile_stages(name, model, flags):
     return out, proc
 
 
-def run_report(stages, io, extra):
-    report = os.path.join(work, os.path.basename(stages) + f".{len(os.listdir(work))}.report.json")
-    sh([PPRUN, stages, "--inputs", io, "--report", report] + extra)
-    return json.load(open(report))
+def run_report(stages, io, extra, trace=False):
+    """pprun's report of one run; with `trace`, the path of its trace under "trace_file"."""
+    base = os.path.join(work, os.path.basename(stages) + f".{len(os.listdir(work))}")
+    traced = ["--trace", base + ".trace.json"] if trace else []
+    sh([PPRUN, stages, "--inputs", io, "--report", base + ".report.json"] + traced + extra)
+    rep = json.load(open(base + ".report.json"))
+    if trace:
+        rep["trace_file"] = base + ".trace.json"
+    return rep
 
 
 def save_inputs(name, *inputs):
@@ -121,9 +127,10 @@ if "pipeline" in ONLY:
          measured_step_ms=rep["step_ms"], error=abs(pred_step - rep["step_ms"]) / rep["step_ms"])
 
 
-def median_run(stages, io, extra, runs):
+def median_run(stages, io, extra, runs, trace=False):
     """The run with the median step time of `runs` (the machine's noise is per run)."""
-    reps = sorted((run_report(stages, io, extra) for _ in range(runs)), key=lambda r: r["step_ms"])
+    reps = sorted((run_report(stages, io, extra, trace) for _ in range(runs)),
+                  key=lambda r: r["step_ms"])
     return reps[len(reps) // 2]
 
 
@@ -138,16 +145,17 @@ def training_compare(label, stages, io, targets, loss, m, runs=1, backend="gloo"
                      static_order=False):
     """ZB-H1 against 1F1B on 2 ranks: per-stage action times, step time and bubble, and the
     bubble each schedule would have with the same action times and free transfers (replay)."""
-    out, ideal = {}, {}
+    out, ideal, exact = {}, {}, {}
     ranks = ["--nproc", "2", "--backend", backend] if backend != "threads" else []
     ranks += ["--static-order"] if static_order else []
     for schedule in ("1f1b", "zero-bubble"):
         out[schedule] = median_run(stages, io, ranks + [
             "--microbatches", str(m), "--schedule", schedule, "--steps", str(steps),
             "--train", "--targets", targets, "--loss", loss, "--optimizer", "sgd", "--lr", "0"],
-            runs)
+            runs, trace=True)
         lists = action_lists(stages, io, targets, loss, m, schedule)
         ideal[schedule] = replay.replay(lists, out[schedule]["per_stage"])
+        exact[schedule] = replay.replay_trace(out[schedule]["trace_file"])
     fused = [s["backward_ms"] for s in out["1f1b"]["per_stage"]]
     split = [s["input_grad_ms"] + s["weight_grad_ms"] for s in out["zero-bubble"]["per_stage"]]
     emit(bench="zero-bubble", model=label, stages=2, ranks=2, backend=backend, microbatches=m,
@@ -164,6 +172,11 @@ def training_compare(label, stages, io, targets, loss, m, runs=1, backend="gloo"
          replay_span_ms={k: v[0] for k, v in ideal.items()},
          replay_bubble={k: v[1] for k, v in ideal.items()},
          replay_zb_bubble_over_1f1b=ideal["zero-bubble"][1] / max(1e-9, ideal["1f1b"][1]),
+         # Per measured step of the median run: measured and replayed span and bubble, the
+         # replay running each action in the order it ran with its own measured time.
+         own_times_replay={k: [[round(x, 4) for x in step] for step in v] for k, v in exact.items()},
+         own_times_replay_span_over_measured={
+             k: max(abs(st[2] / st[0] - 1) for st in v) for k, v in exact.items()},
          efficiency={k: r["efficiency"] for k, r in out.items()})
 
 
