@@ -145,7 +145,7 @@ def training_compare(label, stages, io, targets, loss, m, runs=1, backend="gloo"
                      static_order=False):
     """ZB-H1 against 1F1B on 2 ranks: per-stage action times, step time and bubble, and the
     bubble each schedule would have with the same action times and free transfers (replay)."""
-    out, ideal, exact = {}, {}, {}
+    out, ideal, own = {}, {}, {}
     ranks = ["--nproc", "2", "--backend", backend] if backend != "threads" else []
     ranks += ["--static-order"] if static_order else []
     for schedule in ("1f1b", "zero-bubble"):
@@ -155,7 +155,7 @@ def training_compare(label, stages, io, targets, loss, m, runs=1, backend="gloo"
             runs, trace=True)
         lists = action_lists(stages, io, targets, loss, m, schedule)
         ideal[schedule] = replay.replay(lists, out[schedule]["per_stage"])
-        exact[schedule] = replay.replay_trace(out[schedule]["trace_file"])
+        own[schedule] = replay.replay_trace(out[schedule]["trace_file"])
     fused = [s["backward_ms"] for s in out["1f1b"]["per_stage"]]
     split = [s["input_grad_ms"] + s["weight_grad_ms"] for s in out["zero-bubble"]["per_stage"]]
     emit(bench="zero-bubble", model=label, stages=2, ranks=2, backend=backend, microbatches=m,
@@ -174,9 +174,9 @@ def training_compare(label, stages, io, targets, loss, m, runs=1, backend="gloo"
          replay_zb_bubble_over_1f1b=ideal["zero-bubble"][1] / max(1e-9, ideal["1f1b"][1]),
          # Per measured step of the median run: measured and replayed span and bubble, the
          # replay running each action in the order it ran with its own measured time.
-         own_times_replay={k: [[round(x, 4) for x in step] for step in v] for k, v in exact.items()},
-         own_times_replay_span_over_measured={
-             k: max(abs(st[2] / st[0] - 1) for st in v) for k, v in exact.items()},
+         own_times_replay={k: [[round(x, 4) for x in step] for step in v] for k, v in own.items()},
+         own_times_replay_span_error={
+             k: max(abs(st[2] / st[0] - 1) for st in v) for k, v in own.items()},
          efficiency={k: r["efficiency"] for k, r in out.items()})
 
 
