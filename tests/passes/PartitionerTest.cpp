@@ -2,8 +2,8 @@
 //
 // Optimality against brute force on random graphs (nested modules, skip
 // edges, scalars, shared parameters, control flow; with memory caps and user
-// splits), stage costs against a naive recount, candidate placement and
-// naming, diagnostics, the plan table, and a GPT-2-shaped model with a
+// splits), and among the partitions tied on it the evenest, stage costs against a naive recount,
+// candidate placement and naming, diagnostics, the plan table, and a GPT-2-shaped model with a
 // 50257-word head where the chosen partition beats DeepSpeed's uniform and
 // parameter-count splits.
 //
@@ -84,17 +84,17 @@ std::unique_ptr<Graph> randomGraph(std::mt19937 &rng, int blocks) {
   return g;
 }
 
-/// The best objective over every choice of stages-1 candidates that
-/// includes the user's splits.
-double bruteForce(const Graph &g, const PartitionOptions &opts) {
+/// Calls `visit` with the split positions of every choice of stages-1
+/// candidates that includes the user's splits.
+void forEachPartition(const Graph &g, const PartitionOptions &opts,
+                      llvm::function_ref<void(const std::vector<unsigned> &)> visit) {
   std::vector<Candidate> cands = splitCandidates(g);
   std::vector<unsigned> fixed = splitPositions(g, opts.fixedSplits);
-  double best = kInfinity;
   std::vector<unsigned> chosen;
   std::function<void(size_t)> choose = [&](size_t from) {
     if (int(chosen.size()) == opts.stages - 1) {
       if (llvm::all_of(fixed, [&](unsigned f) { return llvm::is_contained(chosen, f); }))
-        best = std::min(best, partitionObjective(g, chosen, opts));
+        visit(chosen);
       return;
     }
     for (size_t i = from; i < cands.size(); ++i) {
@@ -104,7 +104,34 @@ double bruteForce(const Graph &g, const PartitionOptions &opts) {
     }
   };
   choose(0);
+}
+
+/// The best objective over every partition.
+double bruteForce(const Graph &g, const PartitionOptions &opts) {
+  double best = kInfinity;
+  forEachPartition(g, opts, [&](const std::vector<unsigned> &positions) {
+    best = std::min(best, partitionObjective(g, positions, opts));
+  });
   return best;
+}
+
+double sumOfSquaredWeights(const Graph &g, const std::vector<unsigned> &positions,
+                           const PartitionOptions &opts) {
+  double sum = 0;
+  for (const StageCost &c : partitionCosts(g, positions, opts))
+    sum += stageWeight(c, opts) * stageWeight(c, opts);
+  return sum;
+}
+
+/// The least sum of squared stage weights over the partitions with the best
+/// objective.
+double bruteForceEvenest(const Graph &g, const PartitionOptions &opts) {
+  double best = bruteForce(g, opts), evenest = kInfinity;
+  forEachPartition(g, opts, [&](const std::vector<unsigned> &positions) {
+    if (partitionObjective(g, positions, opts) == best)
+      evenest = std::min(evenest, sumOfSquaredWeights(g, positions, opts));
+  });
+  return evenest;
 }
 
 double chosenObjective(const Graph &g, const PartitionOptions &opts) {
@@ -171,6 +198,49 @@ TEST(Partitioner, MatchesBruteForceOnRandomGraphs) {
           << "trial " << trial << " stages " << stages;
     }
   }
+}
+
+TEST(Partitioner, AmongEqualSlowestStagesPicksTheEvenest) {
+  std::mt19937 rng(4321);
+  const Balance balances[] = {Balance::Time, Balance::Params};
+  for (int trial = 0; trial < 30; ++trial) {
+    auto g = randomGraph(rng, 7 + trial % 5);
+    for (int stages = 3; stages <= 4; ++stages) {
+      PartitionOptions opts;
+      opts.stages = stages;
+      opts.balance = balances[trial % 2];
+      opts.linkGBps = 0;
+      std::vector<unsigned> chosen = splitPositions(*g, choosePartition(*g, opts));
+      double want = bruteForceEvenest(*g, opts);
+      EXPECT_NEAR(sumOfSquaredWeights(*g, chosen, opts), want, 1e-9 * want)
+          << "trial " << trial << " stages " << stages;
+    }
+  }
+}
+
+TEST(Partitioner, OneDominantOpLeavesTheOtherStagesEven) {
+  // A 10 ms embedding and six 1 ms ops: every partition into four stages
+  // whose slowest is the embedding alone ties on the objective (a bare first
+  // stage of one 1 ms op included); the rest go 2/2/2.
+  auto g = parseOrFail(R"(graph(%x : Tensor:float32[8]) {
+  modules emb, a, b, c, d, e, f
+  %v0 : Tensor:float32[8] = aten::relu(%x) @emb
+  %v1 : Tensor:float32[8] = aten::relu(%v0) @a
+  %v2 : Tensor:float32[8] = aten::relu(%v1) @b
+  %v3 : Tensor:float32[8] = aten::relu(%v2) @c
+  %v4 : Tensor:float32[8] = aten::relu(%v3) @d
+  %v5 : Tensor:float32[8] = aten::relu(%v4) @e
+  %v6 : Tensor:float32[8] = aten::relu(%v5) @f
+  return (%v6)
+}
+)");
+  for (const auto &op : g->ops())
+    op->cost.timeMs = op->index == 0 ? 10 : 1;
+  PartitionOptions opts;
+  opts.stages = 4;
+  opts.linkGBps = 0;
+  EXPECT_EQ(names(choosePartition(*g, opts)),
+            (std::vector<std::string>{"a:begin", "c:begin", "e:begin"}));
 }
 
 TEST(Partitioner, MatchesBruteForceUnderAMemoryCap) {
