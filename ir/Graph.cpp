@@ -137,6 +137,20 @@ Op *Graph::insertOpBefore(Op *before, llvm::StringRef kind, llvm::StringRef path
   return op;
 }
 
+void Graph::moveOpAfter(Op *op, Op *after) {
+  unsigned to = after ? after->index + (after->index < op->index) : 0;
+  auto from = opList.begin() + op->index;
+  if (to < op->index)
+    std::rotate(opList.begin() + to, from, from + 1);
+  else
+    std::rotate(from, from + 1, opList.begin() + to + 1);
+  renumber();
+  // Keep use lists in program order.
+  for (Value *in : op->inputs)
+    std::stable_sort(in->users.begin(), in->users.end(),
+                     [](Op *a, Op *b) { return a->index < b->index; });
+}
+
 void Graph::renumber() {
   for (unsigned i = 0; i < opList.size(); ++i)
     opList[i]->index = i;

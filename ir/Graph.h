@@ -160,6 +160,9 @@ public:
   bool renameValue(Value *v, llvm::StringRef name);
   /// Replaces input `inputNo` of `op` by `v`, keeping use lists right.
   void setOpInput(Op *op, unsigned inputNo, Value *v);
+  /// Moves `op` to just after `after` in program order (to the front when
+  /// `after` is null); the caller keeps operands defined before their uses.
+  void moveOpAfter(Op *op, Op *after);
   /// Removes ops whose results are all unused and that write nothing.
   unsigned removeDeadOps();
   void renumber();

@@ -11,6 +11,7 @@
 #include "passes/AssignParameters.h"
 #include "passes/CostModel.h"
 #include "passes/CrossStageValues.h"
+#include "passes/HoistOutputTuples.h"
 #include "passes/MutationSafety.h"
 #include "passes/PlaceSplits.h"
 
@@ -24,6 +25,8 @@ llvm::ArrayRef<RegisteredPass> ppc::registeredPasses() {
   static const RegisteredPass passes[] = {
       {"analytic-costs", "FLOPs, bytes and roofline time of every op",
        [](Graph &g) { return annotateAnalyticCosts(g).known; }},
+      {"hoist-output-tuples", "tuples that only feed model outputs, built after their elements",
+       hoistOutputTuples},
       {"place-splits", "stage of every op from g.splits (the IR's `splits` line)",
        [](Graph &g) { return unsigned(placeSplits(g)); }},
       {"mutation-safety", "copies before in-place writes to values another stage holds",
