@@ -180,8 +180,10 @@ void StageBuilder::emitOp(const Op &op) {
     return emitCopy(op);
   auto *old = static_cast<Node *>(op.handle);
   std::unordered_map<JitValue *, Value *> operands;
-  for (Value *in : op.inputs)
-    operands[static_cast<JitValue *>(in->handle)] = in;
+  for (size_t i = 0; i < op.inputs.size(); ++i) {
+    void *slot = i < op.operandHandles.size() ? op.operandHandles[i] : nullptr;
+    operands[static_cast<JitValue *>(slot ? slot : op.inputs[i]->handle)] = op.inputs[i];
+  }
   for (Block *b : old->blocks())
     preregisterBlockAttributes(b);
   Node *copy = graph->createClone(old, [&](JitValue *v) { return mapFree(v, operands); });

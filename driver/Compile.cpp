@@ -115,6 +115,7 @@ void buildCompilePipeline(PassManager &pm, Model &model, const CompileOptions &o
     applyTies(model, opts, err);
     return unsigned(g.ties.size());
   });
+  pm.addRegistered("fold-tuple-unpack");
   pm.addRegistered("hoist-output-tuples");
   if (haveShapes)
     pm.add("annotate-shapes", [&](Graph &) {

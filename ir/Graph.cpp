@@ -101,6 +101,8 @@ static std::unique_ptr<Op> makeOp(llvm::StringRef kind, llvm::StringRef path,
   op->kind = kind.str();
   op->path = path.str();
   op->inputs.assign(inputs.begin(), inputs.end());
+  for (Value *in : inputs)
+    op->operandHandles.push_back(in->handle);
   return op;
 }
 
@@ -181,6 +183,20 @@ void Graph::setOpInput(Op *op, unsigned inputNo, Value *v) {
   auto pos = std::upper_bound(v->users.begin(), v->users.end(), op,
                               [](Op *a, Op *b) { return a->index < b->index; });
   v->users.insert(pos, op);
+}
+
+void Graph::replaceAllUsesWith(Value *from, Value *to) {
+  llvm::SmallVector<Op *, 4> readers(from->users.begin(), from->users.end());
+  for (Op *op : llvm::make_range(readers.begin(), std::unique(readers.begin(), readers.end())))
+    for (unsigned i = 0; i < op->inputs.size(); ++i)
+      if (op->inputs[i] == from)
+        setOpInput(op, i, to);
+  for (Value *&out : outputList)
+    if (out == from)
+      out = to;
+  if (from->isModelOutput)
+    to->isModelOutput = true;
+  from->isModelOutput = false;
 }
 
 static bool isDead(const Op &op) {

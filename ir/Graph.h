@@ -84,6 +84,10 @@ public:
   std::string kind;   // "aten::linear", "prim::If", ...
   std::string path;   // module path ("transformer.h.0.attn"), "" for the root
   llvm::SmallVector<Value *, 4> inputs;
+  /// Per input, the original value (torch::jit::Value*) its slot stands for
+  /// in `handle`'s node, kept when a pass redirects the input, so that
+  /// codegen maps the node's operands to the values the IR now gives them.
+  llvm::SmallVector<void *, 4> operandHandles;
   llvm::SmallVector<Value *, 2> results;
   int stage = -1;         // assigned by split placement
   bool hasBlocks = false; // atomic control flow
@@ -160,6 +164,8 @@ public:
   bool renameValue(Value *v, llvm::StringRef name);
   /// Replaces input `inputNo` of `op` by `v`, keeping use lists right.
   void setOpInput(Op *op, unsigned inputNo, Value *v);
+  /// Makes every reader of `from`, and the model outputs, read `to` instead.
+  void replaceAllUsesWith(Value *from, Value *to);
   /// Moves `op` to just after `after` in program order (to the front when
   /// `after` is null); the caller keeps operands defined before their uses.
   void moveOpAfter(Op *op, Op *after);

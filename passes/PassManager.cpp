@@ -11,6 +11,7 @@
 #include "passes/AssignParameters.h"
 #include "passes/CostModel.h"
 #include "passes/CrossStageValues.h"
+#include "passes/FoldTupleUnpack.h"
 #include "passes/HoistOutputTuples.h"
 #include "passes/MutationSafety.h"
 #include "passes/PlaceSplits.h"
@@ -25,6 +26,7 @@ llvm::ArrayRef<RegisteredPass> ppc::registeredPasses() {
   static const RegisteredPass passes[] = {
       {"analytic-costs", "FLOPs, bytes and roofline time of every op",
        [](Graph &g) { return annotateAnalyticCosts(g).known; }},
+      {"fold-tuple-unpack", "readers of an unpacked tuple read what was packed", foldTupleUnpack},
       {"hoist-output-tuples", "tuples that only feed model outputs, built after their elements",
        hoistOutputTuples},
       {"place-splits", "stage of every op from g.splits (the IR's `splits` line)",
