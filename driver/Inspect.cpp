@@ -10,6 +10,7 @@
 #include "ir/Diagnostics.h"
 #include "ir/Parser.h"
 #include "ir/Printer.h"
+#include "passes/CostModel.h"
 #include "passes/CrossStageValues.h"
 #include "runtime/Manifest.h"
 
@@ -91,17 +92,11 @@ void printModuleList(const std::vector<std::string> &modules, unsigned indent,
   out << "\n";
 }
 
-int64_t valueBytes(const rt::Manifest &manifest, const std::string &name) {
-  const rt::ValueEntry *v = manifest.value(name);
-  if (!v)
-    return 0;
-  if (!v->hasShape || v->dtype.empty())
-    return 8; // a scalar or an unknown shape: counted as one word
-  TensorInfo probe;
-  probe.dtype = v->dtype;
-  probe.hasShape = true;
-  probe.shape.assign(v->shape.begin(), v->shape.end());
-  return std::max<int64_t>(0, probe.bytes());
+/// Bytes of a value crossing stages, counted as the partitioner counts them
+/// (every tensor of a tuple or list built in the IR).
+int64_t valueBytes(const Graph &g, const std::string &name) {
+  const Value *v = g.lookup(name);
+  return v ? transferBytes(*v) : 8;
 }
 
 void printStageTable(const rt::Manifest &manifest, const Graph &g, llvm::raw_ostream &out) {
@@ -111,9 +106,9 @@ void printStageTable(const rt::Manifest &manifest, const Graph &g, llvm::raw_ost
     size_t ops = llvm::count_if(g.ops(), [&](const auto &op) { return op->stage == k; });
     int64_t in = 0, outBytes = 0;
     for (const rt::StageInput &v : stage.inputs)
-      in += valueBytes(manifest, v.value);
+      in += valueBytes(g, v.value);
     for (const std::string &v : stage.outputs)
-      outBytes += valueBytes(manifest, v);
+      outBytes += valueBytes(g, v);
     out << llvm::format("%-6d %6zu %8zu %12lld %12lld %12lld  ", k, ops, stage.parameters.size(),
                         (long long)stage.cost.paramBytes, (long long)in, (long long)outBytes);
     printModuleList(stage.modules, /*indent=*/59, out);
