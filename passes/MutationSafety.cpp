@@ -128,7 +128,9 @@ void copyInStage(Graph &g, Value *received, const Op &writer) {
   copy->stage = stage;
   Value *copied = copy->results[0];
   copied->tensor = received->tensor;
-  copied->handle = received->handle; // codegen maps the original operand to the copy
+  // The copy stands for the same TorchScript value: a later stage that receives it takes its
+  // type from there (readers' operand slots keep their own handles, Op::operandHandles).
+  copied->handle = received->handle;
   std::vector<Op *> users(received->users.begin(), received->users.end());
   for (Op *u : users) {
     if (u == copy || (u->stage != stage && u->index < writer.index))

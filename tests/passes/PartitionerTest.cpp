@@ -2,10 +2,10 @@
 //
 // Optimality against brute force on random graphs (nested modules, skip
 // edges, scalars, shared parameters, control flow; with memory caps and user
-// splits), and among the partitions tied on it the evenest, stage costs against a naive recount,
-// candidate placement and naming, diagnostics, the plan table, and a GPT-2-shaped model with a
-// 50257-word head where the chosen partition beats DeepSpeed's uniform and
-// parameter-count splits.
+// splits), and among the partitions tied on it the evenest; stage costs
+// against a naive recount, candidate placement and naming, diagnostics, the
+// plan table, and a GPT-2-shaped model with a 50257-word head where the
+// chosen partition beats DeepSpeed's uniform and parameter-count splits.
 //
 //===----------------------------------------------------------------------===//
 #include "passes/Partitioner.h"
