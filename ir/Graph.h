@@ -75,7 +75,8 @@ public:
 struct OpCost {
   double flops = 0;
   double bytes = 0;  // bytes read + written
-  double timeMs = 0; // measured
+  double timeMs = 0;     // measured forward
+  double backwardMs = 0; // measured backward (--for train); 0 when not measured
 };
 
 class Op {
@@ -188,6 +189,9 @@ public:
   std::vector<Tie> ties;
   std::vector<SplitPoint> splits;
   int numStages = 0; // 0 = not partitioned
+  /// Per stage, whether pprun re-runs its forward before its backward
+  /// instead of keeping its activations (set by the planner; not in the text).
+  std::vector<bool> recompute;
   /// Filled by the cross-stage value analysis, in order of definition.
   std::vector<CrossStageValue> crossStage;
   /// Filled by the same analysis: stage k's inputs and outputs.
