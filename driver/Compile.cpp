@@ -11,6 +11,7 @@
 #include "codegen/Codegen.h"
 #include "driver/MeasureCosts.h"
 #include "driver/SimulatePlan.h"
+#include "driver/TimeStages.h"
 #include "frontend/Frontend.h"
 #include "ir/Diagnostics.h"
 #include "ir/Printer.h"
@@ -19,6 +20,7 @@
 #include "passes/Partitioner.h"
 #include "passes/PassManager.h"
 #include "passes/PlaceSplits.h"
+#include "passes/RefinePartition.h"
 
 #include <chrono>
 #include <cstring>
@@ -79,6 +81,12 @@ double linkBandwidth(const CompileOptions &opts) {
 
 /// `--balance`, decided before any work: without shapes only parameters can be balanced.
 Balance chooseBalance(const CompileOptions &opts, bool haveShapes, llvm::raw_ostream &err) {
+  if (opts.purpose != "infer" && opts.purpose != "train")
+    throw CompileError("--for must be infer or train, not '" + opts.purpose + "'");
+  if (opts.optimizer != "sgd" && opts.optimizer != "adam")
+    throw CompileError("--optimizer must be sgd or adam, not '" + opts.optimizer + "'");
+  if (opts.recompute != "none" && opts.recompute != "all" && opts.recompute != "auto")
+    throw CompileError("--recompute must be none, all or auto, not '" + opts.recompute + "'");
   if (opts.balance != "time" && opts.balance != "flops" && opts.balance != "params")
     throw CompileError("--balance must be time, flops or params, not '" + opts.balance + "'");
   if (opts.balance == "params")
@@ -100,9 +108,47 @@ PartitionOptions partitionOptions(const CompileOptions &opts, Balance balance) {
   po.maxStageBytes = opts.maxStageMb * 1e6;
   // Activations in flight follow the schedule being simulated (default 1F1B).
   SimulateSpec spec = parseSimulateSpec(opts.simulate);
-  po.inFlight = inFlightFor(spec.memorySchedule(), spec.microbatches);
+  po.inFlight = inFlightOfSchedule(spec);
   po.balance = balance;
+  po.training = opts.purpose == "train";
+  if (po.training) // gradients, and Adam's two moments
+    po.stateBytesPerParamByte = opts.optimizer == "adam" ? 3 : 1;
+  po.recompute = opts.recompute == "all"    ? Recompute::All
+                 : opts.recompute == "auto" ? Recompute::Auto
+                                            : Recompute::None;
   return po;
+}
+
+/// The partition for --stages: the partitioner's choice on the op costs, then,
+/// for measured costs, refined against its stages as they run
+/// (passes/RefinePartition.h). A stage that cannot be timed leaves the
+/// partitioner's choice, with a warning.
+std::vector<SplitPoint> planPartition(Model &model, Graph &g, const PartitionOptions &po,
+                                      const CompileOptions &opts, llvm::raw_ostream &out,
+                                      llvm::raw_ostream &err) {
+  std::vector<SplitPoint> chosen = choosePartition(g, po);
+  if (po.balance != Balance::Time || opts.refineRounds <= 0) {
+    if (opts.printPlan)
+      out << formatPlan(g, splitPositions(g, chosen), po);
+    return chosen;
+  }
+  StageTimingOptions timing;
+  timing.training = po.training;
+  RefineOptions refine;
+  refine.maxRounds = opts.refineRounds;
+  try {
+    RefineResult r = refinePartition(g, po, refine, [&](const std::vector<unsigned> &positions) {
+      return timeStages(model, positions, timing);
+    });
+    if (opts.printPlan)
+      out << formatPlan(g, splitPositions(g, r.splits), po) << formatRefinement(r, po.training);
+    return r.splits;
+  } catch (const CompileError &e) {
+    err << "ppc: warning: " << e.what() << "; keeping the plan of the region costs\n";
+  }
+  if (opts.printPlan)
+    out << formatPlan(g, splitPositions(g, chosen), po);
+  return chosen;
 }
 
 /// The whole compiler in order: every step on the loaded model is a named
@@ -140,12 +186,20 @@ void buildCompilePipeline(PassManager &pm, Model &model, const CompileOptions &o
     pm.add("choose-splits", [&, balance](Graph &g) {
       PartitionOptions po = partitionOptions(opts, balance);
       po.fixedSplits = g.splits;
-      g.splits = choosePartition(g, po);
-      if (opts.printPlan)
-        out << formatPlan(g, splitPositions(g, g.splits), po);
+      g.splits = planPartition(model, g, po, opts, out, err);
       return unsigned(g.splits.size());
     });
   }
+  if (opts.recompute != "none")
+    pm.add("decide-recompute", [&](Graph &g) {
+      // The stages the partitioner's memory model says recompute; for user
+      // splits alone that is every stage (all) or those over the cap (auto).
+      PartitionOptions po = partitionOptions(opts, Balance::Time);
+      g.recompute.clear();
+      for (const StageCost &c : partitionCosts(g, splitPositions(g, g.splits), po))
+        g.recompute.push_back(c.recompute);
+      return unsigned(llvm::count(g.recompute, true));
+    });
   if (!splits.empty() || opts.stages > 1)
     buildPartitionPipeline(pm);
 }
@@ -181,7 +235,8 @@ int ppc::compileModel(const CompileOptions &opts, llvm::raw_ostream &out, llvm::
   if (opts.printIR)
     printGraph(g, out);
   if (!opts.simulate.empty())
-    printSimulation(g, parseSimulateSpec(opts.simulate), linkBandwidth(opts), out);
+    printSimulation(g, parseSimulateSpec(opts.simulate), partitionOptions(opts, Balance::Time),
+                    out);
   if (!opts.dotFile.empty())
     writeDot(graphToString(g), opts.dotFile);
   if (!opts.outDir.empty()) {

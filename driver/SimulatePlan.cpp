@@ -20,6 +20,8 @@
 #include "llvm/Support/Format.h"
 #include "llvm/Support/FormatVariadic.h"
 #include <algorithm>
+#include <map>
+#include <memory>
 
 using namespace ppc;
 
@@ -48,33 +50,73 @@ std::string SimulateSpec::memorySchedule() const {
   return schedules.size() == 1 ? schedules.front() : "1f1b";
 }
 
+static bool isRecomputed(const Graph &g, int stage) {
+  return stage < int(g.recompute.size()) && g.recompute[stage];
+}
+
+InFlightFn ppc::inFlightOfSchedule(const SimulateSpec &spec) {
+  std::string name = spec.memorySchedule();
+  int microbatches = spec.microbatches, ranks = spec.ranks;
+  auto counts = std::make_shared<std::map<int, std::vector<int>>>();
+  return [=](int stage, int stages) {
+    auto it = counts->find(stages);
+    if (it == counts->end()) {
+      std::vector<int> live;
+      try {
+        sched::Schedule s =
+            sched::generateSchedule(name, stages, ranks > 0 ? ranks : stages, microbatches, true);
+        sched::StageCosts unit;
+        for (int k = 0; k < stages; ++k) {
+          for (auto *v : {&unit.forwardMs, &unit.backwardMs, &unit.inputGradMs, &unit.weightGradMs,
+                          &unit.activationBytes})
+            v->push_back(1);
+          unit.sendMs.push_back(0);
+        }
+        for (double n : sched::simulate(s, unit).peakActivationBytes)
+          live.push_back(int(n));
+      } catch (const sched::ScheduleError &) {
+        for (int k = 0; k < stages; ++k) // e.g. interleaved with one stage a rank
+          live.push_back(std::min(stages - k, microbatches));
+      }
+      it = counts->emplace(stages, std::move(live)).first;
+    }
+    return it->second.at(stage);
+  };
+}
+
 // The stage table is partitionCosts' (passes/Partitioner.h), so the plan, the
 // simulation and pipeline.json agree on every byte.
 sched::StageCosts ppc::stageCostsForSimulation(const Graph &g, double linkGBps) {
   sched::StageCosts costs;
-  for (const StageCost &c : stageCosts(g)) {
-    costs.forwardMs.push_back(c.computeMs);
+  std::vector<StageCost> stages = stageCosts(g);
+  for (size_t k = 0; k < stages.size(); ++k) {
+    const StageCost &c = stages[k];
+    bool recomputes = isRecomputed(g, int(k));
+    double backward = c.backwardMs > 0 ? c.backwardMs : 2 * c.forwardMs;
+    // A recomputing stage keeps only its inputs until its backward re-runs the forward.
+    costs.forwardMs.push_back(c.forwardMs);
     costs.sendMs.push_back(c.sendBytes / (linkGBps * 1e9) * 1e3);
-    costs.activationBytes.push_back(c.activationBytes);
-    costs.backwardMs.push_back(2 * c.computeMs);
-    costs.inputGradMs.push_back(c.computeMs);
-    costs.weightGradMs.push_back(c.computeMs);
+    costs.activationBytes.push_back(c.inputBytes + (recomputes ? 0 : c.activationBytes));
+    costs.backwardMs.push_back(backward);
+    costs.inputGradMs.push_back(backward / 2);
+    costs.weightGradMs.push_back(backward / 2);
   }
   return costs;
 }
 
-void ppc::printSimulation(const Graph &g, const SimulateSpec &spec, double linkGBps,
+void ppc::printSimulation(const Graph &g, const SimulateSpec &spec, const PartitionOptions &po,
                           llvm::raw_ostream &out) {
   SimulateSpec s = spec;
   if (s.ranks == 0)
     s.ranks = g.numStages;
-  sched::StageCosts costs = stageCostsForSimulation(g, linkGBps);
+  sched::StageCosts costs = stageCostsForSimulation(g, po.linkGBps);
   if (std::all_of(costs.forwardMs.begin(), costs.forwardMs.end(), [](double t) { return t == 0; }))
     throw CompileError("--simulate has no op costs to work with",
                        "pass --example-inputs IO.pt so that ppc knows tensor shapes");
+  std::vector<StageCost> stages = stageCosts(g, po);
   out << "simulation (M=" << s.microbatches << ", " << g.numStages << " stages on " << s.ranks
       << " ranks, training step):\n";
-  out << "  schedule              step ms   bubble   peak activation MB per stage\n";
+  out << "  schedule              step ms   bubble   peak memory MB per stage (activations)\n";
   for (const std::string &name : s.schedules) {
     sched::Schedule schedule;
     try {
@@ -87,8 +129,13 @@ void ppc::printSimulation(const Graph &g, const SimulateSpec &spec, double linkG
     }
     sched::Simulation sim = sched::simulate(schedule, costs);
     std::string peaks;
-    for (double b : sim.peakActivationBytes)
-      peaks += llvm::formatv(" {0:f2}", b / 1e6).str();
+    for (size_t k = 0; k < sim.peakActivationBytes.size(); ++k) {
+      double state = stages[k].paramBytes * (1 + po.stateBytesPerParamByte);
+      double activations =
+          sim.peakActivationBytes[k] + (isRecomputed(g, int(k)) ? stages[k].activationBytes : 0);
+      peaks +=
+          llvm::formatv(" {0:f2} ({1:f2})", (state + activations) / 1e6, activations / 1e6).str();
+    }
     out << llvm::format("  %-18s %9.3f  %6.1f%%  ", name.c_str(), sim.stepMs,
                         100 * sim.bubbleFraction)
         << peaks << "\n";

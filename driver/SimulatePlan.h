@@ -8,6 +8,7 @@
 #define PPC_DRIVER_SIMULATEPLAN_H
 
 #include "ir/Graph.h"
+#include "passes/Partitioner.h"
 #include "runtime/schedule/Schedule.h"
 
 #include "llvm/Support/raw_ostream.h"
@@ -29,11 +30,20 @@ struct SimulateSpec {
 /// CompileError on a malformed spec; an empty text gives the defaults.
 SimulateSpec parseSimulateSpec(llvm::StringRef text);
 
-/// Per-stage costs of a partitioned graph with cross-stage values found.
+/// Microbatches whose activations each stage keeps at once under the
+/// schedule `spec` bounds memory by: counted on the action lists of that
+/// schedule's generator, as the simulator counts them, for any stage count
+/// (1F1B's formula where the schedule needs more stages than ranks).
+InFlightFn inFlightOfSchedule(const SimulateSpec &spec);
+
+/// Per-stage costs of a partitioned graph with cross-stage values found;
+/// backward is the measured one where there is one, else twice the forward.
 sched::StageCosts stageCostsForSimulation(const Graph &g, double linkGBps);
 
-/// Prints the simulation of `spec` on a partitioned graph.
-void printSimulation(const Graph &g, const SimulateSpec &spec, double linkGBps,
+/// Prints the simulation of `spec` on a partitioned graph: step time, bubble
+/// and each stage's peak memory (parameters with `po`'s gradient and
+/// optimizer state, activations and inputs in flight).
+void printSimulation(const Graph &g, const SimulateSpec &spec, const PartitionOptions &po,
                      llvm::raw_ostream &out);
 
 } // namespace ppc

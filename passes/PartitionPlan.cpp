@@ -55,17 +55,22 @@ std::string ppc::formatPlan(const Graph &g, const std::vector<unsigned> &positio
   Spans spans = moduleSpans(g);
   std::string text;
   llvm::raw_string_ostream os(text);
-  os << "stage  compute ms  comm ms   time ms       params  param MB  activ. MB  memory MB  "
+  os << "stage" << (opts.training ? "  forward ms  backward ms" : "");
+  os << "  compute ms  comm ms   time ms       params  param MB  activ. MB  memory MB  "
         "sends MB  modules\n";
   double slowest = 0, sum = 0;
   for (size_t k = 0; k < costs.size(); ++k) {
     const StageCost &c = costs[k];
     slowest = std::max(slowest, stageWeight(c, opts));
     sum += stageWeight(c, opts);
-    os << llvm::format("%5zu %11.3f %8.3f %9.3f %12.0f %9.3f %10.3f %10.3f %9.3f  ", k, c.computeMs,
+    os << llvm::format("%5zu", k);
+    if (opts.training)
+      os << llvm::format(" %11.3f %12.3f", c.forwardMs, c.backwardMs);
+    os << llvm::format(" %11.3f %8.3f %9.3f %12.0f %9.3f %10.3f %10.3f %9.3f  ", c.computeMs,
                        c.commMs, c.totalMs(), c.paramCount, c.paramBytes / 1e6,
                        c.activationBytes / 1e6, c.memoryBytes / 1e6, c.boundaryBytesOut / 1e6)
-       << moduleRange(g, spans, c.firstOp, c.endOp) << "\n";
+       << moduleRange(g, spans, c.firstOp, c.endOp) << (c.recompute ? "  (recomputes)" : "")
+       << "\n";
   }
   double mean = costs.empty() ? 0 : sum / costs.size();
   os << llvm::format("imbalance (slowest / mean %s): %.3f\n",

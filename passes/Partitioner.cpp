@@ -46,9 +46,11 @@ public:
   CostTables(const Graph &g, const PartitionOptions &opts) : opts(opts) {
     size_t n = g.ops().size();
     prefixTime.assign(n + 1, 0);
+    prefixBackward.assign(n + 1, 0);
     prefixActivation.assign(n + 1, 0);
     for (const auto &op : g.ops()) {
       prefixTime[op->index + 1] = prefixTime[op->index] + opTime(*op);
+      prefixBackward[op->index + 1] = prefixBackward[op->index] + opBackwardTime(*op);
       prefixActivation[op->index + 1] = prefixActivation[op->index] + activationBytes(*op);
     }
     addLiveRanges(g);
@@ -74,10 +76,13 @@ public:
       StageCost c;
       c.firstOp = a;
       c.endOp = ends[j];
-      c.computeMs = prefixTime[c.endOp] - prefixTime[a];
+      c.forwardMs = prefixTime[c.endOp] - prefixTime[a];
+      c.backwardMs = prefixBackward[c.endOp] - prefixBackward[a];
+      c.computeMs = c.forwardMs + (opts.training ? c.backwardMs : 0);
       if (opts.linkGBps > 0)
         c.commMs = (live[a] + live[c.endOp]) / (opts.linkGBps * 1e9) * 1e3;
       c.activationBytes = prefixActivation[c.endOp] - prefixActivation[a];
+      c.inputBytes = live[a];
       c.boundaryBytesOut = live[c.endOp];
       c.paramBytes = paramBytes += bytes[j];
       c.paramCount = paramCount += count[j];
@@ -91,6 +96,14 @@ private:
     if (opts.balance == Balance::Flops)
       return opts.roofline.timeMs(op.cost.flops, op.cost.bytes);
     return op.cost.timeMs;
+  }
+
+  /// Without a measured backward the roofline's twice the forward, the usual
+  /// ratio of matmul-bound layers (one GEMM for the input, one for the weight).
+  double opBackwardTime(const Op &op) const {
+    if (opts.balance == Balance::Flops)
+      return 2 * opts.roofline.timeMs(op.cost.flops, op.cost.bytes);
+    return op.cost.backwardMs;
   }
 
   /// Tensors the op creates; a view shares its input's storage.
@@ -142,18 +155,31 @@ private:
   }
 
   const PartitionOptions &opts;
-  std::vector<double> prefixTime, prefixActivation, live;
+  std::vector<double> prefixTime, prefixBackward, prefixActivation, live;
   std::vector<ParamUse> params;
 };
 
-/// Parameters plus the activations of stage k's microbatches in flight.
-double memoryBytes(const StageCost &c, int k, int stages, const PartitionOptions &opts) {
-  return c.paramBytes + c.activationBytes * opts.inFlight(k, stages);
+/// What stage k of `stages` holds at its peak, with or without recomputation.
+double memoryBytes(const StageCost &c, int k, int stages, const PartitionOptions &opts,
+                   bool recompute) {
+  double state = c.paramBytes * (1 + opts.stateBytesPerParamByte);
+  int inFlight = opts.inFlight(k, stages);
+  if (recompute)
+    return state + c.inputBytes * inFlight + c.activationBytes;
+  return state + (c.activationBytes + c.inputBytes) * inFlight;
 }
 
-/// What a stage may weigh: its weight, or infinity over the memory cap.
-double cappedWeight(const StageCost &c, double memory, const PartitionOptions &opts) {
-  if (opts.maxStageBytes > 0 && memory > opts.maxStageBytes)
+/// Decides whether stage k recomputes, fills its memory, and returns its
+/// weight: infinity when it breaks the memory cap either way.
+double decideStage(StageCost &c, int k, int stages, const PartitionOptions &opts) {
+  bool capped = opts.maxStageBytes > 0;
+  c.recompute = opts.recompute == Recompute::All;
+  c.memoryBytes = memoryBytes(c, k, stages, opts, c.recompute);
+  if (opts.recompute == Recompute::Auto && capped && c.memoryBytes > opts.maxStageBytes) {
+    c.recompute = true;
+    c.memoryBytes = memoryBytes(c, k, stages, opts, true);
+  }
+  if (capped && c.memoryBytes > opts.maxStageBytes)
     return kInfinity;
   return stageWeight(c, opts);
 }
@@ -262,8 +288,9 @@ std::string megabytes(double bytes) {
 
 [[noreturn]] void reportMemoryCap(const CostTables &t, const std::vector<unsigned> &pos,
                                   const std::vector<bool> &isFixed, const PartitionOptions &opts) {
+  bool mayRecompute = opts.recompute != Recompute::None;
   Solution fit = solve(t, pos, isFixed, opts.stages, [&](const StageCost &c, int k) {
-    return memoryBytes(c, k, opts.stages, opts);
+    return memoryBytes(c, k, opts.stages, opts, mayRecompute);
   });
   throw CompileError("no split into " + std::to_string(opts.stages) +
                          " stages fits the memory cap of " + megabytes(opts.maxStageBytes) +
@@ -334,7 +361,9 @@ std::vector<unsigned> ppc::splitPositions(const Graph &g, const std::vector<Spli
 }
 
 double ppc::stageWeight(const StageCost &c, const PartitionOptions &opts) {
-  return opts.balance == Balance::Params ? c.paramBytes : c.totalMs();
+  if (opts.balance == Balance::Params)
+    return c.paramBytes;
+  return c.totalMs() + (c.recompute && opts.training ? c.forwardMs : 0);
 }
 
 std::vector<StageCost> ppc::partitionCosts(const Graph &g, const std::vector<unsigned> &positions,
@@ -346,7 +375,7 @@ std::vector<StageCost> ppc::partitionCosts(const Graph &g, const std::vector<uns
   std::vector<StageCost> costs;
   for (size_t k = 0; k + 1 < cuts.size(); ++k) {
     StageCost c = t.row(cuts[k], {cuts[k + 1]}).front();
-    c.memoryBytes = memoryBytes(c, int(k), int(cuts.size()) - 1, opts);
+    decideStage(c, int(k), int(cuts.size()) - 1, opts);
     costs.push_back(c);
   }
   return costs;
@@ -371,7 +400,7 @@ double ppc::partitionObjective(const Graph &g, const std::vector<unsigned> &posi
   double slowest = 0;
   std::vector<StageCost> costs = partitionCosts(g, positions, opts);
   for (size_t k = 0; k < costs.size(); ++k)
-    slowest = std::max(slowest, cappedWeight(costs[k], costs[k].memoryBytes, opts));
+    slowest = std::max(slowest, decideStage(costs[k], int(k), int(costs.size()), opts));
   return slowest;
 }
 
@@ -391,7 +420,8 @@ std::vector<SplitPoint> ppc::choosePartition(const Graph &g, const PartitionOpti
   auto [pos, isFixed] = positionList(g, names, fixed);
   CostTables t(g, opts);
   WeightFn weight = [&](const StageCost &c, int k) {
-    return cappedWeight(c, memoryBytes(c, k, opts.stages, opts), opts);
+    StageCost decided = c;
+    return decideStage(decided, k, opts.stages, opts);
   };
   Solution fastest = solve(t, pos, isFixed, opts.stages, weight);
   if (fastest.slowest == kInfinity)

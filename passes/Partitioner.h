@@ -30,6 +30,14 @@ enum class Balance {
   Params, // parameter bytes read by the stage (DeepSpeed's default)
 };
 
+/// Whether stages keep their activations for the backward or re-run their
+/// forward before it (keeping only their inputs).
+enum class Recompute {
+  None,
+  All,
+  Auto, // only the stages that need it to fit maxStageBytes
+};
+
 /// Microbatches whose activations stage `stage` of `stages` keeps at once.
 using InFlightFn = std::function<int(int stage, int stages)>;
 
@@ -41,9 +49,17 @@ struct PartitionOptions {
   Balance balance = Balance::Time;
   Roofline roofline;        // for Balance::Flops
   double linkGBps = 10;     // for boundary values; 0 ignores communication
-  double maxStageBytes = 0; // parameters + activations in flight; 0: no cap
+  double maxStageBytes = 0; // the stage's memory (see StageCost::memoryBytes); 0: no cap
+  /// Gradients and optimizer state per parameter byte: 0 for inference, 1
+  /// for SGD's gradients, 3 for Adam's (gradients and two moments).
+  double stateBytesPerParamByte = 0;
+  Recompute recompute = Recompute::None;
   InFlightFn inFlight = [](int k, int s) { return s - k; };
   std::vector<SplitPoint> fixedSplits; // kept; the rest are chosen
+  /// Balance forward plus backward (a training step) instead of forward
+  /// alone; backward is Op::cost.backwardMs, or twice the roofline time for
+  /// Balance::Flops.
+  bool training = false;
 };
 
 /// First and last op index of every module in g.modules that runs ops at
@@ -65,14 +81,21 @@ std::vector<Candidate> splitCandidates(const Graph &g);
 /// What one stage of a partition costs.
 struct StageCost {
   unsigned firstOp = 0, endOp = 0; // ops [firstOp, endOp)
-  double computeMs = 0;
+  double forwardMs = 0;
+  double backwardMs = 0;
+  double computeMs = 0;        // forward, plus backward when training
   double commMs = 0;           // boundary bytes in and out at the link bandwidth
   double paramBytes = 0;       // parameters and buffers its ops read
   double paramCount = 0;       // their elements
   double activationBytes = 0;  // tensors its ops produce, views excluded
   double boundaryBytesOut = 0; // values live across its end
   double sendBytes = 0;        // values it sends, once per consumer (stageCosts only)
-  double memoryBytes = 0;      // params + activations x microbatches in flight
+  double inputBytes = 0;       // values live across its start: what it receives
+  /// Parameters with their gradients and optimizer state, plus activations
+  /// and received inputs of the microbatches in flight; with recompute, the
+  /// inputs in flight and one microbatch's activations.
+  double memoryBytes = 0;
+  bool recompute = false; // decided by PartitionOptions::recompute
   double totalMs() const { return computeMs + commMs; }
 };
 
@@ -87,7 +110,8 @@ std::vector<StageCost> partitionCosts(const Graph &g, const std::vector<unsigned
 std::vector<StageCost> stageCosts(const Graph &g, const PartitionOptions &opts = {});
 
 /// The value the partitioner minimises for one stage: param bytes for
-/// Balance::Params, else compute + communication milliseconds.
+/// Balance::Params, else compute + communication milliseconds (plus the
+/// forward run again when a training stage recomputes).
 double stageWeight(const StageCost &c, const PartitionOptions &opts);
 
 /// The slowest stage's weight for `positions`; infinity when a stage breaks

@@ -239,6 +239,11 @@ TEST(Partitioner, MatchesBruteForceUnderAMemoryCap) {
     opts.stages = 2 + trial % 3;
     if (trial % 2)
       opts.inFlight = inFlightFor("gpipe", 4);
+    if (trial % 3 == 2) { // training with Adam's state; recompute where the cap needs it
+      opts.training = true;
+      opts.stateBytesPerParamByte = 3;
+      opts.recompute = Recompute::Auto;
+    }
     double peak = 0; // of the partition chosen without a cap, which the cap then cuts
     for (const StageCost &c :
          partitionCosts(*g, splitPositions(*g, choosePartition(*g, opts)), opts))
@@ -319,7 +324,9 @@ TEST(Partitioner, StageCostsMatchANaiveRecount) {
       EXPECT_DOUBLE_EQ(costs[k].boundaryBytesOut, liveAcross(b));
       EXPECT_DOUBLE_EQ(costs[k].activationBytes, activations);
       EXPECT_DOUBLE_EQ(costs[k].paramBytes, params);
-      EXPECT_DOUBLE_EQ(costs[k].memoryBytes, params + activations * opts.inFlight(k, costs.size()));
+      EXPECT_DOUBLE_EQ(costs[k].inputBytes, liveAcross(a));
+      EXPECT_DOUBLE_EQ(costs[k].memoryBytes,
+                       params + (activations + liveAcross(a)) * opts.inFlight(k, costs.size()));
     }
   }
 }
@@ -405,6 +412,34 @@ TEST(Partitioner, UserSplitThatLeavesAStageEmptyIsAnError) {
             "something");
 }
 
+TEST(Partitioner, AutoRecomputesOnlyTheStagesOverTheCap) {
+  auto g = chain();
+  PartitionOptions opts;
+  opts.stages = 2;
+  opts.training = true;
+  opts.stateBytesPerParamByte = 1;
+  opts.inFlight = inFlightFor("gpipe", 8);
+  std::vector<StageCost> kept = partitionCosts(*g, {2}, opts);
+  opts.recompute = Recompute::All;
+  std::vector<StageCost> recomputed = partitionCosts(*g, {2}, opts);
+  for (size_t k = 0; k < 2; ++k) {
+    const StageCost &c = recomputed[k];
+    EXPECT_TRUE(c.recompute);
+    EXPECT_DOUBLE_EQ(c.memoryBytes, 2 * c.paramBytes + 8 * c.inputBytes + c.activationBytes);
+    EXPECT_DOUBLE_EQ(kept[k].memoryBytes,
+                     2 * c.paramBytes + 8 * (c.inputBytes + c.activationBytes));
+    EXPECT_DOUBLE_EQ(stageWeight(c, opts), stageWeight(kept[k], opts) + c.forwardMs);
+  }
+  // A cap between stage 1's memory with and without recomputation, above stage 0's.
+  ASSERT_LT(kept[0].memoryBytes, recomputed[1].memoryBytes);
+  opts.recompute = Recompute::Auto;
+  opts.maxStageBytes = (kept[1].memoryBytes + recomputed[1].memoryBytes) / 2;
+  std::vector<StageCost> automatic = partitionCosts(*g, {2}, opts);
+  EXPECT_FALSE(automatic[0].recompute);
+  EXPECT_TRUE(automatic[1].recompute);
+  EXPECT_LE(automatic[1].memoryBytes, opts.maxStageBytes);
+}
+
 TEST(Partitioner, InFlightFollowsTheSchedule) {
   InFlightFn gpipe = inFlightFor("gpipe", 8), oneFOneB = inFlightFor("1f1b", 3);
   EXPECT_EQ(gpipe(0, 4), 8);
@@ -422,7 +457,7 @@ TEST(PartitionPlan, OneRowPerStageThenTheImbalance) {
   EXPECT_TRUE(fileCheck(formatPlan(*g, {2}, opts), R"(
     CHECK: stage  compute ms  comm ms   time ms       params  param MB  activ. MB  memory MB  sends MB  modules
     CHECK-NEXT:     0       3.000    0.004     3.004       250000     1.000      0.008      1.016     0.004  a .. b
-    CHECK-NEXT:     1       3.000    0.004     3.004       500000     2.000      0.004      2.004     0.000  c
+    CHECK-NEXT:     1       3.000    0.004     3.004       500000     2.000      0.004      2.008     0.000  c
     CHECK-NEXT: imbalance (slowest / mean time): 1.000)"));
 }
 

@@ -1,0 +1,133 @@
+//===- passes/RefinePartition.cpp - Plans checked against their stages ----===//
+//
+// A correction scales every op of a measured stage by one factor per
+// direction (forward, backward), so the corrected costs of that partition
+// sum to its measurements exactly, while a later partition that moves a
+// boundary mixes the factors of the stages it takes ops from. Rounds stop
+// when a plan comes back: choosing again on costs that reproduce a plan's
+// measurements returns it unless another is predicted faster, so a plan that
+// agrees with its measurement and is still the best on them ends the loop. The best measured
+// round is applied last, so the costs pipeline.json records are its stages'.
+//
+//===----------------------------------------------------------------------===//
+#include "passes/RefinePartition.h"
+
+#include "passes/PlaceSplits.h"
+
+#include "llvm/Support/Format.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+using namespace ppc;
+
+namespace {
+
+double slowestOf(const std::vector<StageCost> &costs) {
+  double slowest = 0;
+  for (const StageCost &c : costs)
+    slowest = std::max(slowest, c.totalMs());
+  return slowest;
+}
+
+/// Measured compute plus the predicted communication (which measuring a
+/// stage alone cannot see).
+double measuredSlowest(const std::vector<StageCost> &predicted,
+                       const std::vector<StageMeasurement> &measured, bool training) {
+  double slowest = 0;
+  for (size_t k = 0; k < predicted.size(); ++k) {
+    double compute = measured[k].forwardMs + (training ? measured[k].backwardMs : 0);
+    slowest = std::max(slowest, compute + predicted[k].commMs);
+  }
+  return slowest;
+}
+
+/// Scales ops [a, b) so that `field` sums to `target`; spread evenly when
+/// the ops predicted nothing.
+void scaleOps(Graph &g, unsigned a, unsigned b, double OpCost::*field, double target) {
+  double sum = 0;
+  for (unsigned i = a; i < b; ++i)
+    sum += g.ops()[i]->cost.*field;
+  for (unsigned i = a; i < b; ++i) {
+    double &t = g.ops()[i]->cost.*field;
+    t = sum > 0 ? t * target / sum : target / double(b - a);
+  }
+}
+
+void applyMeasurements(Graph &g, const RefineRound &round, bool training) {
+  for (size_t k = 0; k < round.predicted.size(); ++k) {
+    const StageCost &c = round.predicted[k];
+    scaleOps(g, c.firstOp, c.endOp, &OpCost::timeMs, round.measured[k].forwardMs);
+    if (training)
+      scaleOps(g, c.firstOp, c.endOp, &OpCost::backwardMs, round.measured[k].backwardMs);
+  }
+}
+
+} // namespace
+
+bool RefineRound::converged(double tolerance) const {
+  return measuredSlowestMs > 0 &&
+         std::abs(predictedSlowestMs - measuredSlowestMs) <= tolerance * measuredSlowestMs;
+}
+
+RefineResult ppc::refinePartition(Graph &g, const PartitionOptions &opts,
+                                  const RefineOptions &refine, const MeasureStagesFn &measure) {
+  RefineResult result;
+  result.tolerance = refine.tolerance;
+  for (int r = 0; r < std::max(1, refine.maxRounds); ++r) {
+    std::vector<SplitPoint> splits = choosePartition(g, opts);
+    std::vector<unsigned> positions = splitPositions(g, splits);
+    bool seen = llvm::any_of(result.rounds,
+                             [&](const RefineRound &old) { return old.positions == positions; });
+    if (seen)
+      break;
+    RefineRound round;
+    round.positions = positions;
+    round.predicted = partitionCosts(g, positions, opts);
+    round.measured = measure(positions);
+    round.predictedSlowestMs = slowestOf(round.predicted);
+    round.measuredSlowestMs = measuredSlowest(round.predicted, round.measured, opts.training);
+    applyMeasurements(g, round, opts.training);
+    result.rounds.push_back(std::move(round));
+    // Agreement alone does not stop: on the corrected costs another plan
+    // may be faster still, and if none is, the same plan comes back.
+  }
+  auto fastest = std::min_element(result.rounds.begin(), result.rounds.end(),
+                                  [](const RefineRound &a, const RefineRound &b) {
+                                    return a.measuredSlowestMs < b.measuredSlowestMs;
+                                  });
+  result.chosen = size_t(fastest - result.rounds.begin());
+  applyMeasurements(g, *fastest, opts.training);
+  // The chosen round's cuts, named as the partitioner names them.
+  std::map<unsigned, SplitPoint> names;
+  for (const Candidate &c : splitCandidates(g))
+    names.insert({c.position, c.name});
+  for (const SplitPoint &s : opts.fixedSplits)
+    names[splitPosition(g, s)] = s;
+  for (unsigned p : fastest->positions)
+    result.splits.push_back(names.at(p));
+  return result;
+}
+
+std::string ppc::formatRefinement(const RefineResult &r, bool training) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  os << "refinement (stages measured as pprun runs them" << (training ? ", forward + backward" : "")
+     << "; tolerance " << llvm::format("%.0f%%", 100 * r.tolerance) << "):\n";
+  os << "round  predicted ms  measured ms  measured / predicted per stage\n";
+  for (size_t i = 0; i < r.rounds.size(); ++i) {
+    const RefineRound &round = r.rounds[i];
+    os << llvm::format("%5zu %13.3f %12.3f  ", i + 1, round.predictedSlowestMs,
+                       round.measuredSlowestMs);
+    for (size_t k = 0; k < round.predicted.size(); ++k) {
+      double predicted = round.predicted[k].computeMs;
+      double measured = round.measured[k].forwardMs + (training ? round.measured[k].backwardMs : 0);
+      os << llvm::format(" %.2f", predicted > 0 ? measured / predicted : 0.0);
+    }
+    os << (round.converged(r.tolerance) ? "  (within tolerance)" : "")
+       << (i == r.chosen ? "  <- chosen" : "") << "\n";
+  }
+  return os.str();
+}

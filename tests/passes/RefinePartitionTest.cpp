@@ -1,0 +1,190 @@
+//===- tests/passes/RefinePartitionTest.cpp - Refining plans by measuring -===//
+//
+// Refinement against a fake measurement: a chain of blocks whose true times
+// are their predicted times times hidden factors. The chosen plan's
+// predictions equal its measurements afterwards, it is never slower than the
+// partitioner's first plan, it reaches the true optimum (brute force over the
+// blocks) where the factors differ between the halves of the model, backward
+// is corrected on its own when training, and rounds stop on agreement, on a
+// repeated plan and at the bound.
+//
+//===----------------------------------------------------------------------===//
+#include "passes/RefinePartition.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+
+using namespace ppc;
+
+namespace {
+
+/// Blocks b0 .. b(n-1), one op each, chained, with the given predicted times.
+std::unique_ptr<Graph> chain(const std::vector<double> &predictedMs) {
+  auto g = std::make_unique<Graph>();
+  Value *x = g->addInput("x", "Tensor");
+  x->tensor = {"float32", {4}, true};
+  for (size_t i = 0; i < predictedMs.size(); ++i) {
+    std::string block = "b" + std::to_string(i);
+    g->modules.push_back(block);
+    Op *op = g->addOp("aten::relu", block, {x}, {"Tensor"});
+    op->cost.timeMs = predictedMs[i];
+    op->cost.backwardMs = 2 * predictedMs[i];
+    op->results[0]->tensor = {"float32", {4}, true};
+    x = op->results[0];
+  }
+  g->addOutput(x);
+  return g;
+}
+
+/// Stage times as the sum of true per-op times; counts its calls.
+struct FakeStages {
+  std::vector<double> trueForward, trueBackward;
+  int calls = 0;
+
+  std::vector<StageMeasurement> operator()(const std::vector<unsigned> &positions) {
+    ++calls;
+    std::vector<unsigned> cuts{0};
+    cuts.insert(cuts.end(), positions.begin(), positions.end());
+    cuts.push_back(unsigned(trueForward.size()));
+    std::vector<StageMeasurement> out;
+    for (size_t k = 0; k + 1 < cuts.size(); ++k) {
+      StageMeasurement m;
+      for (unsigned i = cuts[k]; i < cuts[k + 1]; ++i) {
+        m.forwardMs += trueForward[i];
+        m.backwardMs += trueBackward.empty() ? 0 : trueBackward[i];
+      }
+      out.push_back(m);
+    }
+    return out;
+  }
+
+  double slowest(const std::vector<unsigned> &positions, bool training) {
+    double s = 0;
+    for (const StageMeasurement &m : (*this)(positions))
+      s = std::max(s, m.forwardMs + (training ? m.backwardMs : 0));
+    return s;
+  }
+};
+
+/// The best slowest stage over every way to cut `n` blocks into `stages`.
+double bruteForce(FakeStages &truth, unsigned n, int stages, bool training) {
+  double best = std::numeric_limits<double>::infinity();
+  std::vector<unsigned> cuts;
+  std::function<void(unsigned)> search = [&](unsigned from) {
+    if (int(cuts.size()) == stages - 1) {
+      best = std::min(best, truth.slowest(cuts, training));
+      return;
+    }
+    for (unsigned p = from; p < n; ++p) {
+      cuts.push_back(p);
+      search(p + 1);
+      cuts.pop_back();
+    }
+  };
+  search(1);
+  return best;
+}
+
+PartitionOptions options(int stages, bool training = false) {
+  PartitionOptions po;
+  po.stages = stages;
+  po.linkGBps = 0;
+  po.training = training;
+  return po;
+}
+
+std::vector<double> scaled(const std::vector<double> &v, const std::vector<double> &by) {
+  std::vector<double> out;
+  for (size_t i = 0; i < v.size(); ++i)
+    out.push_back(v[i] * by[i]);
+  return out;
+}
+
+TEST(RefinePartition, ChosenPlanPredictsItsMeasurements) {
+  std::vector<double> predicted{1, 2, 3, 4, 5, 6, 7, 8};
+  auto g = chain(predicted);
+  FakeStages truth{scaled(predicted, {1, 1, 3, 1, 0.5, 2, 1, 1}), {}};
+  RefineResult r = refinePartition(*g, options(3), {}, std::ref(truth));
+  const RefineRound &chosen = r.rounds[r.chosen];
+  std::vector<StageCost> now = partitionCosts(*g, chosen.positions, options(3));
+  std::vector<StageMeasurement> measured = truth(chosen.positions);
+  ASSERT_EQ(now.size(), measured.size());
+  for (size_t k = 0; k < now.size(); ++k)
+    EXPECT_NEAR(now[k].forwardMs, measured[k].forwardMs, 1e-9) << "stage " << k;
+}
+
+TEST(RefinePartition, NeverSlowerThanTheFirstPlanAndOptimalOnRandomFactors) {
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<double> cost(0.5, 5), factor(0.6, 1.8);
+  for (int trial = 0; trial < 200; ++trial) {
+    std::vector<double> predicted, hidden;
+    for (int i = 0; i < 10; ++i) {
+      predicted.push_back(cost(rng));
+      hidden.push_back(factor(rng));
+    }
+    auto g = chain(predicted);
+    FakeStages truth{scaled(predicted, hidden), {}};
+    RefineOptions refine;
+    refine.maxRounds = 6;
+    RefineResult r = refinePartition(*g, options(3), refine, std::ref(truth));
+    double chosen = truth.slowest(r.rounds[r.chosen].positions, false);
+    EXPECT_LE(chosen, truth.slowest(r.rounds.front().positions, false)) << "trial " << trial;
+    EXPECT_LE(int(r.rounds.size()), refine.maxRounds);
+    EXPECT_DOUBLE_EQ(chosen, r.rounds[r.chosen].measuredSlowestMs);
+  }
+}
+
+TEST(RefinePartition, FindsTheTrueOptimumWhenHalvesRunAtDifferentSpeeds) {
+  // The second half runs twice as slowly as predicted (fused convolutions
+  // against unfused ones, say): balanced on predictions, the last stage is slow.
+  std::vector<double> predicted(12, 1.0), hidden(12, 1.0);
+  std::fill(hidden.begin() + 6, hidden.end(), 2.0);
+  auto g = chain(predicted);
+  FakeStages truth{scaled(predicted, hidden), {}};
+  RefineResult r = refinePartition(*g, options(3), {}, std::ref(truth));
+  EXPECT_GT(r.rounds.size(), 1u);
+  EXPECT_NEAR(truth.slowest(r.rounds[r.chosen].positions, false), bruteForce(truth, 12, 3, false),
+              1e-9);
+}
+
+TEST(RefinePartition, AgreementOnTheFirstPlanStopsAfterOneRound) {
+  std::vector<double> predicted{3, 1, 4, 1, 5, 9, 2, 6};
+  auto g = chain(predicted);
+  FakeStages truth{predicted, {}};
+  RefineResult r = refinePartition(*g, options(4), {}, std::ref(truth));
+  EXPECT_EQ(r.rounds.size(), 1u);
+  EXPECT_EQ(truth.calls, 1);
+  EXPECT_TRUE(r.rounds.front().converged(r.tolerance));
+}
+
+TEST(RefinePartition, AUniformErrorRepeatsThePlanAndStops) {
+  // Every op 1.5x slower than predicted: the same plan comes back, measured once.
+  std::vector<double> predicted{3, 1, 4, 1, 5, 9, 2, 6};
+  auto g = chain(predicted);
+  FakeStages truth{scaled(predicted, std::vector<double>(8, 1.5)), {}};
+  RefineResult r = refinePartition(*g, options(3), {}, std::ref(truth));
+  EXPECT_EQ(r.rounds.size(), 1u);
+  EXPECT_FALSE(r.rounds.front().converged(r.tolerance));
+}
+
+TEST(RefinePartition, TrainingCorrectsBackwardOnItsOwn) {
+  // Forward as predicted; backward of the last blocks (an LM head, say) 3x.
+  std::vector<double> predicted(8, 1.0), backwardFactor(8, 1.0);
+  std::fill(backwardFactor.begin() + 5, backwardFactor.end(), 3.0);
+  auto g = chain(predicted);
+  std::vector<double> trueBackward = scaled(std::vector<double>(8, 2.0), backwardFactor);
+  FakeStages truth{predicted, trueBackward};
+  RefineResult r = refinePartition(*g, options(2, true), {}, std::ref(truth));
+  const RefineRound &chosen = r.rounds[r.chosen];
+  EXPECT_NEAR(truth.slowest(chosen.positions, true), bruteForce(truth, 8, 2, true), 1e-9);
+  std::vector<StageCost> now = partitionCosts(*g, chosen.positions, options(2, true));
+  std::vector<StageMeasurement> measured = truth(chosen.positions);
+  for (size_t k = 0; k < now.size(); ++k) {
+    EXPECT_NEAR(now[k].forwardMs, measured[k].forwardMs, 1e-9);
+    EXPECT_NEAR(now[k].backwardMs, measured[k].backwardMs, 1e-9);
+  }
+  EXPECT_NE(formatRefinement(r, true).find("<- chosen"), std::string::npos);
+}
+
+} // namespace
