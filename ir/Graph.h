@@ -74,9 +74,12 @@ public:
 /// Per-op cost annotations (passes/ fills them; 0 = unknown).
 struct OpCost {
   double flops = 0;
-  double bytes = 0;  // bytes read + written
+  double bytes = 0;      // bytes read + written
   double timeMs = 0;     // measured forward
   double backwardMs = 0; // measured backward (--for train); 0 when not measured
+  /// Bytes its results keep alive for the backward, as measured; -1 until
+  /// measured: then the tensors it creates count.
+  double activationBytes = -1;
 };
 
 class Op {

@@ -51,7 +51,7 @@ public:
     for (const auto &op : g.ops()) {
       prefixTime[op->index + 1] = prefixTime[op->index] + opTime(*op);
       prefixBackward[op->index + 1] = prefixBackward[op->index] + opBackwardTime(*op);
-      prefixActivation[op->index + 1] = prefixActivation[op->index] + activationBytes(*op);
+      prefixActivation[op->index + 1] = prefixActivation[op->index] + opActivationBytes(*op);
     }
     addLiveRanges(g);
     addParams(g);
@@ -104,17 +104,6 @@ private:
     if (opts.balance == Balance::Flops)
       return 2 * opts.roofline.timeMs(op.cost.flops, op.cost.bytes);
     return op.cost.backwardMs;
-  }
-
-  /// Tensors the op creates; a view shares its input's storage.
-  static double activationBytes(const Op &op) {
-    double bytes = 0;
-    for (size_t i = 0; i < op.results.size(); ++i) {
-      bool isView = i < op.resultAliases.size() && op.resultAliases[i] >= 0;
-      if (op.results[i]->isTensor() && !isView)
-        bytes += double(std::max<int64_t>(0, op.results[i]->tensor.bytes()));
-    }
-    return bytes;
   }
 
   /// live[p]: bytes of results defined before op p and used at or after it.
@@ -301,6 +290,18 @@ std::string megabytes(double bytes) {
 }
 
 } // namespace
+
+double ppc::opActivationBytes(const Op &op) {
+  if (op.cost.activationBytes >= 0)
+    return op.cost.activationBytes;
+  double bytes = 0;
+  for (size_t i = 0; i < op.results.size(); ++i) {
+    bool isView = i < op.resultAliases.size() && op.resultAliases[i] >= 0;
+    if (op.results[i]->isTensor() && !isView)
+      bytes += double(std::max<int64_t>(0, op.results[i]->tensor.bytes()));
+  }
+  return bytes;
+}
 
 std::map<std::string, std::pair<unsigned, unsigned>> ppc::moduleSpans(const Graph &g) {
   llvm::StringSet<> known;

@@ -62,6 +62,10 @@ struct PartitionOptions {
   bool training = false;
 };
 
+/// Bytes an op keeps alive for the backward: measured (Op::cost), else the
+/// tensors it creates (a view shares its input's storage).
+double opActivationBytes(const Op &op);
+
 /// First and last op index of every module in g.modules that runs ops at
 /// the top level (modules seen only inside control flow have none).
 std::map<std::string, std::pair<unsigned, unsigned>> moduleSpans(const Graph &g);

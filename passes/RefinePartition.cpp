@@ -56,12 +56,23 @@ void scaleOps(Graph &g, unsigned a, unsigned b, double OpCost::*field, double ta
   }
 }
 
+/// Scales the activation bytes of stage c's ops to its measurement, starting
+/// from the partitioner's count where none was measured before.
+void scaleActivations(Graph &g, const StageCost &c, double measured) {
+  for (unsigned i = c.firstOp; i < c.endOp; ++i)
+    g.ops()[i]->cost.activationBytes = opActivationBytes(*g.ops()[i]);
+  scaleOps(g, c.firstOp, c.endOp, &OpCost::activationBytes, measured);
+}
+
 void applyMeasurements(Graph &g, const RefineRound &round, bool training) {
   for (size_t k = 0; k < round.predicted.size(); ++k) {
     const StageCost &c = round.predicted[k];
-    scaleOps(g, c.firstOp, c.endOp, &OpCost::timeMs, round.measured[k].forwardMs);
+    const StageMeasurement &m = round.measured[k];
+    scaleOps(g, c.firstOp, c.endOp, &OpCost::timeMs, m.forwardMs);
     if (training)
-      scaleOps(g, c.firstOp, c.endOp, &OpCost::backwardMs, round.measured[k].backwardMs);
+      scaleOps(g, c.firstOp, c.endOp, &OpCost::backwardMs, m.backwardMs);
+    if (m.activationBytes >= 0)
+      scaleActivations(g, c, m.activationBytes);
   }
 }
 

@@ -29,6 +29,9 @@ namespace ppc {
 struct StageMeasurement {
   double forwardMs = 0;
   double backwardMs = 0; // measured when training
+  /// Bytes a training forward keeps alive until its backward (saved tensors
+  /// and outputs); -1 when not measured.
+  double activationBytes = -1;
 };
 
 /// Measures the stages of the partition cut at `positions` (sorted op indices).

@@ -40,6 +40,7 @@ std::unique_ptr<Graph> chain(const std::vector<double> &predictedMs) {
 /// Stage times as the sum of true per-op times; counts its calls.
 struct FakeStages {
   std::vector<double> trueForward, trueBackward;
+  std::vector<double> trueActivation = {}; // bytes per op; empty: not measured
   int calls = 0;
 
   std::vector<StageMeasurement> operator()(const std::vector<unsigned> &positions) {
@@ -53,6 +54,8 @@ struct FakeStages {
       for (unsigned i = cuts[k]; i < cuts[k + 1]; ++i) {
         m.forwardMs += trueForward[i];
         m.backwardMs += trueBackward.empty() ? 0 : trueBackward[i];
+        if (!trueActivation.empty())
+          m.activationBytes = std::max(0.0, m.activationBytes) + trueActivation[i];
       }
       out.push_back(m);
     }
@@ -185,6 +188,20 @@ TEST(RefinePartition, TrainingCorrectsBackwardOnItsOwn) {
     EXPECT_NEAR(now[k].backwardMs, measured[k].backwardMs, 1e-9);
   }
   EXPECT_NE(formatRefinement(r, true).find("<- chosen"), std::string::npos);
+}
+
+TEST(RefinePartition, MeasuredActivationsReplaceTheCountOfCreatedTensors) {
+  // Each op creates 16 bytes; what the backward keeps differs per op.
+  std::vector<double> predicted{1, 1, 1, 1, 1, 1};
+  auto g = chain(predicted);
+  FakeStages truth{predicted, {}, {0, 40, 8, 100, 4, 12}};
+  EXPECT_DOUBLE_EQ(partitionCosts(*g, {3}, options(2)).front().activationBytes, 48);
+  RefineResult r = refinePartition(*g, options(2), {}, std::ref(truth));
+  const RefineRound &chosen = r.rounds[r.chosen];
+  std::vector<StageCost> now = partitionCosts(*g, chosen.positions, options(2));
+  std::vector<StageMeasurement> measured = truth(chosen.positions);
+  for (size_t k = 0; k < now.size(); ++k)
+    EXPECT_NEAR(now[k].activationBytes, measured[k].activationBytes, 1e-9) << "stage " << k;
 }
 
 } // namespace
