@@ -10,7 +10,7 @@
 // Prints one JSON object.
 //
 //===----------------------------------------------------------------------===//
-#include "runtime/HostMemory.h"
+#include "support/HostMemory.h"
 #include "runtime/SplitBackward.h"
 #include "support/ErrorText.h"
 
@@ -67,7 +67,7 @@ int main(int argc, char **argv) {
     std::cerr << "usage: split_backward_bench MODULE.pt SHAPE (e.g. 1x128x256) [REPS]\n";
     return 2;
   }
-  ppc::rt::retainFreedHostMemory(); // as pprun runs
+  ppc::retainFreedHostMemory(); // as pprun runs
   try {
     at::set_num_threads(1);
     // Two copies: the executor keeps the plan it made first, and pprun runs

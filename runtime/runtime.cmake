@@ -6,7 +6,6 @@ target_link_libraries(ppc_manifest PUBLIC nlohmann_json::nlohmann_json)
 # The microbatch runtime behind pprun.
 add_library(ppc_runtime STATIC
   ${CMAKE_CURRENT_LIST_DIR}/Device.cpp
-  ${CMAKE_CURRENT_LIST_DIR}/HostMemory.cpp
   ${CMAKE_CURRENT_LIST_DIR}/Microbatch.cpp
   ${CMAKE_CURRENT_LIST_DIR}/ThreadTransport.cpp
   ${CMAKE_CURRENT_LIST_DIR}/GlooTransport.cpp

@@ -7,6 +7,7 @@
 #include "driver/Driver.h"
 #include "ir/Diagnostics.h"
 #include "support/ErrorText.h"
+#include "support/HostMemory.h"
 
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/raw_ostream.h"
@@ -218,6 +219,8 @@ int run(Args &args) {
 } // namespace
 
 int main(int argc, char **argv) {
+  // Stages are timed (refinement) with the host memory pprun runs them with.
+  ppc::retainFreedHostMemory();
   Args args(argc, argv);
   try {
     return run(args);

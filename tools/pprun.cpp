@@ -6,9 +6,9 @@
 //
 //===----------------------------------------------------------------------===//
 #include "runtime/Device.h"
-#include "runtime/HostMemory.h"
 #include "runtime/Pipeline.h"
 #include "support/ErrorText.h"
+#include "support/HostMemory.h"
 
 #include <cstdlib>
 #include <cstring>
@@ -154,7 +154,7 @@ int run(int argc, char **argv) {
 } // namespace
 
 int main(int argc, char **argv) {
-  ppc::rt::retainFreedHostMemory();
+  ppc::retainFreedHostMemory();
   try {
     return run(argc, argv);
   } catch (const std::exception &e) {

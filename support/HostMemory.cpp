@@ -1,17 +1,17 @@
-//===- runtime/HostMemory.cpp - Reuse freed host memory -------------------===//
+//===- support/HostMemory.cpp - Reuse freed host memory -------------------===//
 //
 // mallopt's thresholds: allocations up to M_MMAP_THRESHOLD come from the heap
 // (glibc caps it at 32 MB on 64-bit), and M_TRIM_THRESHOLD bounds the free
 // memory at the heap's top before it is returned to the system.
 //
 //===----------------------------------------------------------------------===//
-#include "runtime/HostMemory.h"
+#include "support/HostMemory.h"
 
 #include <cstdlib>
 #include <cstring>
 #include <malloc.h>
 
-void ppc::rt::retainFreedHostMemory() {
+void ppc::retainFreedHostMemory() {
   const char *mode = std::getenv("PPC_HOST_MEMORY");
   if (mode && std::strcmp(mode, "trim") == 0)
     return;
