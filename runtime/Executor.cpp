@@ -14,6 +14,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <filesystem>
 
 using namespace ppc::rt;
@@ -59,6 +60,10 @@ Executor::Executor(const Manifest &manifest, Transport &transport, bool training
   for (size_t i = 0; i < manifest.inputs.size(); ++i)
     inputIndex[manifest.inputs[i].name] = i;
   computesLoss = training && rankOf(manifest.outputs.at(0).stage) == transport.rank();
+  bool anyRecompute = training && std::any_of(manifest.stages.begin(), manifest.stages.end(),
+                                              [](const StageSpec &s) { return s.recompute; });
+  for (auto &[index, m] : modules)
+    locksRng[index] = anyRecompute && drawsRandomNumbers(m);
 }
 
 std::vector<at::Tensor> Executor::parameters() {
@@ -87,25 +92,64 @@ at::Tensor Executor::lossOf(const c10::IValue &output, const at::Tensor &targetO
   return l * share;
 }
 
+std::vector<c10::IValue> Executor::stageInputs(int stage, int mb, const StepData &data) {
+  std::vector<c10::IValue> args;
+  for (const StageInput &in : manifest.stages[stage].inputs)
+    args.push_back(in.from < 0 ? placement.toDevice(data.inputs[mb][inputIndex.at(in.value)])
+                               : receive(activationKey(in.value, mb, stage), rankOf(in.from)));
+  return args;
+}
+
+/// Runs the stage module; with grad, received inputs become fresh leaves
+/// (kept in `record`) so that the backward yields the gradients to return.
+std::vector<c10::IValue> Executor::runStage(int stage, std::vector<c10::IValue> args, Saved &record,
+                                            bool withGrad) {
+  const StageSpec &spec = manifest.stages[stage];
+  record.inputLeaves.assign(args.size(), {});
+  if (withGrad)
+    for (size_t k = 0; k < args.size(); ++k)
+      if (spec.inputs[k].from >= 0)
+        args[k] = asGradLeaves(args[k], record.inputLeaves[k]);
+  torch::AutoGradMode gradMode(withGrad);
+  c10::IValue result = timedCompute([&] { return modules.at(stage).forward(args); });
+  return result.toTupleRef().elements().vec();
+}
+
+bool Executor::isLossOutput(int stage, size_t output) const {
+  return training && manifest.outputs[0].stage == stage &&
+         manifest.stages[stage].outputs[output] == manifest.outputs[0].value;
+}
+
+// The CPU generator (and a GPU's) is one per process, shared by rank threads.
+// A recomputation replays a forward's draws by resetting the generator, so
+// while some stage recomputes, the forwards that draw random numbers take
+// turns; with nothing recomputed, or no draws, none waits.
+static std::mutex rngMutex;
+
+std::unique_lock<std::mutex> Executor::rngLock(int stage) {
+  if (locksRng[stage])
+    return std::unique_lock<std::mutex>(rngMutex);
+  return std::unique_lock<std::mutex>(rngMutex, std::defer_lock);
+}
+
 void Executor::forward(int stage, int mb, const StepData &data) {
   const StageSpec &spec = manifest.stages[stage];
+  bool recomputes = training && spec.recompute;
   Saved record;
-  std::vector<c10::IValue> args;
-  for (const StageInput &in : spec.inputs) {
-    c10::IValue v = in.from < 0 ? placement.toDevice(data.inputs[mb][inputIndex.at(in.value)])
-                                : receive(activationKey(in.value, mb, stage), rankOf(in.from));
-    std::vector<at::Tensor> leaves;
-    if (training && in.from >= 0)
-      v = asGradLeaves(v, leaves);
-    record.inputLeaves.push_back(leaves);
-    args.push_back(v);
-  }
-  c10::IValue result;
+  std::vector<c10::IValue> args = stageInputs(stage, mb, data);
+  std::vector<c10::IValue> outs;
   {
-    torch::AutoGradMode gradMode(training); // inference runs under no-grad
-    result = timedCompute([&] { return modules.at(stage).forward(args); });
+    std::unique_lock<std::mutex> lock = rngLock(stage);
+    if (recomputes) {
+      // A stage that draws nothing leaves the generators alone: setting them
+      // back would disturb another rank thread's draws.
+      record.kept = Kept{args, locksRng[stage] ? captureRng(placement.device) : RngState{}, {}, 0};
+      bufferWrites[stage].observe(
+          modules.at(stage), [&] { outs = runStage(stage, args, record, /*withGrad=*/false); });
+    } else {
+      outs = runStage(stage, args, record, /*withGrad=*/training); // inference: no grad
+    }
   }
-  std::vector<c10::IValue> outs = result.toTupleRef().elements().vec();
   for (size_t i = 0; i < outs.size(); ++i) {
     const std::string &name = spec.outputs[i];
     auto consumers = manifest.consumers.find(name);
@@ -116,16 +160,37 @@ void Executor::forward(int stage, int mb, const StepData &data) {
     for (const ModelOutput &mo : manifest.outputs)
       if (mo.value == name && mo.stage == stage)
         outputs[{name, mb}] = detached(outs[i]);
-    if (training && name == manifest.outputs[0].value && manifest.outputs[0].stage == stage) {
-      record.loss = lossOf(outs[i], data.targets[mb], data.shares[mb]);
-      at::Tensor l = record.loss.detach();
-      lossTotal = lossTotal.defined() ? lossTotal + l : l;
+    if (isLossOutput(stage, i)) {
+      at::Tensor l = lossOf(outs[i], data.targets[mb], data.shares[mb]);
+      lossTotal = lossTotal.defined() ? lossTotal + l.detach() : l.detach();
+      if (recomputes)
+        record.kept->target = data.targets[mb], record.kept->share = data.shares[mb];
+      else
+        record.loss = l;
     }
   }
-  if (training) {
+  if (!training)
+    return;
+  if (!recomputes)
     record.outputs = std::move(outs);
-    saved[{stage, mb}] = std::move(record);
+  saved[{stage, mb}] = std::move(record);
+}
+
+/// The forward again, with grad, on the kept inputs: what a non-recomputing
+/// stage's forward would have left for the backward.
+void Executor::recompute(int stage, Saved &record) {
+  if (!record.kept)
+    return;
+  Kept kept = std::move(*record.kept);
+  record.kept.reset();
+  {
+    std::unique_lock<std::mutex> lock = rngLock(stage);
+    replay(modules.at(stage), bufferWrites[stage].written(), kept.rng, placement.device,
+           [&] { record.outputs = runStage(stage, kept.inputs, record, /*withGrad=*/true); });
   }
+  for (size_t i = 0; i < record.outputs.size(); ++i)
+    if (isLossOutput(stage, i))
+      record.loss = lossOf(record.outputs[i], kept.target, kept.share);
 }
 
 /// Output gradients from every consumer (summed), plus the loss.
@@ -187,6 +252,7 @@ static std::vector<at::Tensor> gradLeaves(const std::vector<std::vector<at::Tens
 
 void Executor::backward(int stage, int mb) {
   Saved &record = saved.at({stage, mb});
+  recompute(stage, record);
   gatherRoots(stage, mb, record);
   if (!record.roots.empty())
     timedCompute([&] { torch::autograd::backward(record.roots, record.rootGrads); });
@@ -209,6 +275,7 @@ std::vector<at::Tensor> Executor::gradParameters(int stage) {
 // so no node of the graph runs in both.
 void Executor::inputGrad(int stage, int mb) {
   Saved &record = saved.at({stage, mb});
+  recompute(stage, record);
   gatherRoots(stage, mb, record);
   std::vector<at::Tensor> leaves = gradLeaves(record.inputLeaves);
   std::vector<at::Tensor> grads(leaves.size());

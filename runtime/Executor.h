@@ -7,7 +7,9 @@
 // that returns model output 0) and sends input gradients back to each
 // producer, which sums what its consumers return; I and W split B into
 // input-gradient and weight-gradient passes. Gradients accumulate over
-// microbatches; the caller steps the optimizer.
+// microbatches; the caller steps the optimizer. A stage whose spec says
+// `recompute` runs its training forward without grad, keeps only its inputs,
+// and runs the forward again with grad at the start of its B (or I).
 //
 //===----------------------------------------------------------------------===//
 #ifndef PPC_RUNTIME_EXECUTOR_H
@@ -15,12 +17,14 @@
 
 #include "runtime/Device.h"
 #include "runtime/Manifest.h"
+#include "runtime/Recompute.h"
 #include "runtime/Transport.h"
 #include "runtime/schedule/Schedule.h"
 
 #include <torch/script.h>
 
 #include <map>
+#include <mutex>
 #include <optional>
 
 namespace ppc::rt {
@@ -80,7 +84,15 @@ public:
   std::vector<TransferSpan> transfers;
 
 private:
+  /// What a recomputing stage keeps of a forward until its backward.
+  struct Kept {
+    std::vector<c10::IValue> inputs; // detached
+    RngState rng;
+    at::Tensor target; // on the loss stage
+    double share = 0;
+  };
   struct Saved {
+    std::optional<Kept> kept;                         // until the forward is run again
     std::vector<std::vector<at::Tensor>> inputLeaves; // per stage input
     std::vector<c10::IValue> outputs;
     at::Tensor loss;
@@ -91,6 +103,12 @@ private:
 
   int rankOf(int stage) const { return rankOfStage(stage, transport.worldSize()); }
   void forward(int stage, int mb, const StepData &data);
+  std::vector<c10::IValue> stageInputs(int stage, int mb, const StepData &data);
+  std::vector<c10::IValue> runStage(int stage, std::vector<c10::IValue> args, Saved &saved,
+                                    bool withGrad);
+  bool isLossOutput(int stage, size_t output) const;
+  void recompute(int stage, Saved &saved);
+  std::unique_lock<std::mutex> rngLock(int stage);
   void gatherRoots(int stage, int mb, Saved &saved);
   void sendInputGrads(int stage, int mb, Saved &saved, const std::vector<at::Tensor> &grads);
   void backward(int stage, int mb);
@@ -117,6 +135,10 @@ private:
   std::map<int, torch::jit::Module> modules;
   std::map<std::pair<int, int>, Saved> saved;
   std::map<std::string, size_t> inputIndex;
+  /// Stages whose forwards hold the process's RNG lock (see rngLock).
+  std::map<int, bool> locksRng;
+  /// Per recomputing stage, the buffers its forward writes in place.
+  std::map<int, BufferWrites> bufferWrites;
   std::string stepPrefix;
   std::chrono::steady_clock::time_point start;
   double actionComputeMs = 0;

@@ -2,7 +2,9 @@
 //
 // Reader and writer of pipeline.json. The writer keeps the key order of
 // design §3; the reader accepts what the writer writes, and tolerates the
-// optional keys (`modules`, `cost`, `splits`, `source`) being absent.
+// optional keys (`modules`, `cost`, `splits`, `source`, a stage's
+// `recompute`) being absent. `recompute` is written only where it is true,
+// so the files of pipelines that recompute nothing stay as they were.
 //
 //===----------------------------------------------------------------------===//
 #include "runtime/Manifest.h"
@@ -60,6 +62,7 @@ StageSpec readStage(const json &j) {
     s.cost = {c.value("time_ms", 0.0), c.value("flops", 0.0), c.value("param_bytes", int64_t(0)),
               c.value("activation_bytes", int64_t(0))};
   }
+  s.recompute = j.value("recompute", false);
   return s;
 }
 
@@ -67,17 +70,20 @@ json writeStage(const StageSpec &s) {
   json inputs = json::array();
   for (const StageInput &in : s.inputs)
     inputs.push_back({{"value", in.value}, {"from", writeStageRef(in.from)}});
-  return {{"index", s.index},
-          {"file", s.file},
-          {"inputs", inputs},
-          {"outputs", s.outputs},
-          {"parameters", s.parameters},
-          {"modules", s.modules},
-          {"cost",
-           {{"time_ms", s.cost.timeMs},
-            {"flops", s.cost.flops},
-            {"param_bytes", s.cost.paramBytes},
-            {"activation_bytes", s.cost.activationBytes}}}};
+  json j = {{"index", s.index},
+            {"file", s.file},
+            {"inputs", inputs},
+            {"outputs", s.outputs},
+            {"parameters", s.parameters},
+            {"modules", s.modules},
+            {"cost",
+             {{"time_ms", s.cost.timeMs},
+              {"flops", s.cost.flops},
+              {"param_bytes", s.cost.paramBytes},
+              {"activation_bytes", s.cost.activationBytes}}}};
+  if (s.recompute)
+    j["recompute"] = true;
+  return j;
 }
 
 void readDocument(const json &j, Manifest &m) {

@@ -50,6 +50,9 @@ struct StageSpec {
   /// The outermost modules whose ops all lie in this stage.
   std::vector<std::string> modules;
   StageCost cost;
+  /// Training re-runs the forward before the backward instead of keeping
+  /// the activations (only the inputs are kept between the two).
+  bool recompute = false;
 };
 
 struct ModelInput : ValueType {

@@ -13,6 +13,7 @@
 #include "runtime/Report.h"
 #include "runtime/Training.h"
 #include "support/ErrorText.h"
+#include "support/MemoryCounter.h"
 #include "support/TorchSave.h"
 
 #include <ATen/Parallel.h>
@@ -99,7 +100,12 @@ void pinData(StepData &data, c10::Device device) {
 
 Job prepareJob(const PipelineOptions &o, c10::Device device) {
   Job job;
+  if (o.seed >= 0)
+    torch::manual_seed(uint64_t(o.seed));
   job.manifest = readManifest(o.dir);
+  if (!o.recompute.empty())
+    for (StageSpec &s : job.manifest.stages)
+      s.recompute = o.recompute == "all";
   int stages = job.manifest.numStages();
   int ranks = o.ranks > 0 ? o.ranks : stages;
   if (stages % ranks != 0)
@@ -212,6 +218,18 @@ std::vector<std::string> gatherDevices(Transport &t, const Placement &placement)
   return devices;
 }
 
+/// Rank 0 learns every rank's peak tensor memory.
+std::vector<double> gatherPeaks(Transport &t, double peakMb) {
+  if (t.rank() != 0) {
+    t.send("R|peak_tensor", 0, peakMb);
+    return {};
+  }
+  std::vector<double> peaks{peakMb};
+  for (int r = 1; r < t.worldSize(); ++r)
+    peaks.push_back(t.recv("R|peak_tensor", r).toDouble());
+  return peaks;
+}
+
 /// Rank 0 joins the model outputs of the last step, wherever they were made.
 c10::IValue gatherOutputs(Transport &t, const Job &job, Executor &ex, const Placement &placement) {
   int mbs = job.schedule.numMicrobatches;
@@ -248,6 +266,9 @@ void printProgress(const PipelineOptions &o, int step, const StepRecord &record)
 /// the exit code.
 int rankMain(const PipelineOptions &o, const Job &job, Transport &t, const Placement &placement) {
   at::set_num_threads(o.threadsPerRank);
+  // From here on this thread's tensors are the rank's: its parameters too.
+  ppc::setMemoryOwner(memoryOwnerOfRank(t.rank()));
+  ppc::resetPeak(memoryOwnerOfRank(t.rank()));
   // The graph executor's autodiff turns each differentiable region into one
   // autograd node that computes all of its gradients at once, so I would run
   // the weight GEMMs too; split backward needs the per-op nodes of the
@@ -284,6 +305,7 @@ int rankMain(const PipelineOptions &o, const Job &job, Transport &t, const Place
       summary.steps.push_back(std::move(record));
     }
   }
+  summary.peakTensorMb = gatherPeaks(t, peakTensorMb(t.rank(), placement.device));
   summary.devices = gatherDevices(t, placement);
   c10::IValue outputs = gatherOutputs(t, job, ex, placement);
   if (!o.checkpoint.empty())
@@ -309,6 +331,7 @@ int ppc::rt::runThreads(const PipelineOptions &o) {
   Job job = prepareJob(o, device);
   if (o.printSchedule)
     std::cout << sched::printGrid(job.schedule);
+  resetDevicePeak(device);
   int ranks = job.schedule.numRanks;
   auto hub = makeThreadHub(ranks, std::chrono::milliseconds(int64_t(o.timeoutSec * 1000)));
   // A rank that fails on its own is the cause; ranks it stopped only waited.
@@ -360,6 +383,9 @@ int ppc::rt::runGlooRank(const PipelineOptions &o) {
     std::cout << sched::printGrid(job.schedule);
   Placement placement(device);
   placement.bindThread(); // before the transport, which orders its transfers on this stream
+  // The transport's helper threads allocate what this rank receives.
+  ppc::setDefaultMemoryOwner(memoryOwnerOfRank(o.rank));
+  resetDevicePeak(device);
   auto transport = makeProcessTransport(o, ranks, placement);
   try {
     return rankMain(o, job, *transport, placement);

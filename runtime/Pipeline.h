@@ -35,6 +35,8 @@ struct PipelineOptions {
   double timeoutSec = 300;
   int threadsPerRank = 1;
   bool staticOrder = false;   // no W pulled forward into a wait
+  std::string recompute;      // "all" or "none" for every stage; "": as pipeline.json says
+  int64_t seed = -1;          // of the random-number generators (dropout); -1: LibTorch's
   std::string device = "cpu"; // cpu | cuda (each rank's local GPU) | cuda:N
   int localRank = 0;          // LOCAL_RANK: the GPU a process rank takes for "cuda"
   // Gloo rendezvous (set by the launcher or torchrun's environment).

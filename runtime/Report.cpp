@@ -8,6 +8,9 @@
 //===----------------------------------------------------------------------===//
 #include "runtime/Report.h"
 
+#include "support/MemoryCounter.h"
+
+#include <c10/core/CachingDeviceAllocator.h>
 #include <torch/serialize.h>
 
 #include <nlohmann/json.hpp>
@@ -26,6 +29,19 @@ double ppc::rt::peakRssMb() {
     if (line.rfind("VmHWM:", 0) == 0)
       return std::stod(line.substr(6)) / 1024.0;
   return 0;
+}
+
+void ppc::rt::resetDevicePeak(c10::Device device) {
+  if (device.is_cuda())
+    c10::getDeviceAllocator(device.type())->resetPeakStats(device.index());
+}
+
+double ppc::rt::peakTensorMb(int rank, c10::Device device) {
+  constexpr double kMb = 1024.0 * 1024.0;
+  if (!device.is_cuda())
+    return ppc::peakBytes(memoryOwnerOfRank(rank)) / kMb;
+  auto stats = c10::getDeviceAllocator(device.type())->getDeviceStats(device.index());
+  return stats.allocated_bytes[size_t(c10::CachingAllocator::StatType::AGGREGATE)].peak / kMb;
 }
 
 /// The steps that count: all but the first when there are several.
@@ -132,7 +148,10 @@ void ppc::rt::writeReport(const std::string &path, const RunSummary &run) {
   double busyTotal = 0;
   for (int r = 0; r < s.numRanks; ++r) {
     busyTotal += busy[r];
-    ranks.push_back({{"rank", r}, {"busy_ms", busy[r]}, {"idle_ms", stepMs - busy[r]}});
+    json rank = {{"rank", r}, {"busy_ms", busy[r]}, {"idle_ms", stepMs - busy[r]}};
+    if (r < int(run.peakTensorMb.size()))
+      rank["peak_tensor_mb"] = run.peakTensorMb[r];
+    ranks.push_back(rank);
   }
   double bound = stepBoundMs(s, stageWork);
   json losses = json::array();
@@ -168,6 +187,8 @@ void ppc::rt::writeReport(const std::string &path, const RunSummary &run) {
       {"per_stage", stages},
       {"per_rank", ranks},
       {"peak_rss_mb", run.peakRssMb},
+      // Tensor storage alive at once, per rank, over the whole run (not RSS).
+      {"peak_tensor_mb", run.peakTensorMb},
       {"devices", run.devices},
       {"loss_per_step", losses}};
   std::ofstream(path) << doc.dump(1) << "\n";

@@ -4,7 +4,10 @@
 // time, throughput, busy and idle per rank, measured bubble, the lower bound
 // on the step time from the measured stage times and its ratio to the
 // measured step (efficiency <= 1), peak memory) and a Chrome trace (one track
-// per rank, a span per action and per wait for another rank).
+// per rank, a span per action and per wait for another rank). Peak tensor
+// memory is measured per rank: on the CPU by support/MemoryCounter (rank r's
+// thread allocates as owner r + 1, so owner 0 keeps what no rank made: the
+// job's inputs and targets), on a GPU by the caching allocator's peak.
 //
 //===----------------------------------------------------------------------===//
 #ifndef PPC_RUNTIME_REPORT_H
@@ -32,6 +35,7 @@ struct RunSummary {
   bool training = false;
   std::vector<StepRecord> steps;
   double peakRssMb = 0;
+  std::vector<double> peakTensorMb; // per rank
   std::vector<std::string> devices; // per rank: "cpu" or "cuda:0 (NVIDIA H100 ...)"
 };
 
@@ -51,6 +55,18 @@ void writeTrace(const std::string &path, const RunSummary &run);
 
 /// This process's peak resident memory (VmHWM) in MB.
 double peakRssMb();
+
+/// The memory counter's owner for rank `rank`'s tensors.
+inline int memoryOwnerOfRank(int rank) { return rank + 1; }
+
+/// Starts a new peak of the tensor memory on `device` (a GPU; the CPU's
+/// counts are per owner, reset with ppc::resetPeak).
+void resetDevicePeak(c10::Device device);
+
+/// The peak tensor memory of rank `rank` on `device` in MB: the memory
+/// counter's peak for the rank on the CPU, the caching allocator's peak of
+/// allocated bytes on a GPU (shared by rank threads on one GPU).
+double peakTensorMb(int rank, c10::Device device);
 
 } // namespace ppc::rt
 

@@ -12,6 +12,7 @@ add_library(ppc_runtime STATIC
   ${CMAKE_CURRENT_LIST_DIR}/P2PTransport.cpp
   ${CMAKE_CURRENT_LIST_DIR}/NcclBackend.cpp
   ${CMAKE_CURRENT_LIST_DIR}/Executor.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/Recompute.cpp
   ${CMAKE_CURRENT_LIST_DIR}/SplitBackward.cpp
   ${CMAKE_CURRENT_LIST_DIR}/Training.cpp
   ${CMAKE_CURRENT_LIST_DIR}/Report.cpp

@@ -9,6 +9,7 @@
 #include "runtime/Pipeline.h"
 #include "support/ErrorText.h"
 #include "support/HostMemory.h"
+#include "support/MemoryCounter.h"
 
 #include <cstdlib>
 #include <cstring>
@@ -25,10 +26,13 @@ static const char *kUsage =
              [--train --targets T.pt --loss cross_entropy|mse|LOSS.pt --optimizer sgd|adam
               --lr X --save-grads G.pt --checkpoint OUTDIR] [--trace TRACE.json]
              [--report R.json] [--print-schedule] [--timeout SEC] [--threads-per-rank T]
-             [--static-order]
+             [--static-order] [--recompute all|none] [--seed N]
 schedules: gpipe, 1f1b, interleaved-1f1b, looped-bfs, zero-bubble, or a file of actions
 --static-order: run each rank's actions exactly in order (by default a rank waiting for
   another rank's value runs its next weight-grad W first, when that W's I has run)
+--recompute all|none: every stage (or none) re-runs its forward before its backward instead
+  of keeping activations, overriding each stage's `recompute` in pipeline.json (training)
+--seed N: seeds the random-number generators (dropout), so runs repeat
 --device cuda: threads share one GPU (a CUDA stream each); process ranks take GPU LOCAL_RANK
 --backend nccl (with --device cuda): tensors by NCCL p2p; gloo-p2p: the same over Gloo (CPU)
 )";
@@ -104,6 +108,10 @@ Parsed parse(int argc, char **argv) {
       o.threadsPerRank = int(number(a, value()));
     else if (a == "--static-order")
       o.staticOrder = true;
+    else if (a == "--recompute")
+      o.recompute = value();
+    else if (a == "--seed")
+      o.seed = int64_t(number(a, value()));
     else if (a.rfind("-", 0) == 0)
       throw std::runtime_error("unknown option '" + a + "' (see pprun --help)");
     else if (o.dir.empty())
@@ -117,6 +125,8 @@ Parsed parse(int argc, char **argv) {
     throw std::runtime_error("--train needs --targets T.pt");
   if (o.steps < 1 || o.microbatches < 1)
     throw std::runtime_error("--steps and --microbatches must be at least 1");
+  if (!o.recompute.empty() && o.recompute != "all" && o.recompute != "none")
+    throw std::runtime_error("--recompute must be all or none, not '" + o.recompute + "'");
   if (o.backend != "threads" && o.backend != "gloo" && o.backend != "gloo-p2p" &&
       o.backend != "nccl")
     throw std::runtime_error("--backend must be threads, gloo, gloo-p2p or nccl");
@@ -156,6 +166,7 @@ int run(int argc, char **argv) {
 int main(int argc, char **argv) {
   ppc::retainFreedHostMemory();
   try {
+    ppc::installMemoryCounter(); // before the first tensor, for the report's peak_tensor_mb
     return run(argc, argv);
   } catch (const std::exception &e) {
     std::cerr << "pprun: error: " << ppc::errorSummary(e) << "\n";

@@ -2,7 +2,7 @@
 """pprun against the unpartitioned model, measured with the venv's torch.
 
 usage: runtime_test.py PART PPC PPRUN DATA_DIR WORK_DIR
-PART: inference-threads | inference-gloo | training | tied | faults
+PART: inference-threads | inference-gloo | training | tied | faults | recompute
 Inference must equal the model (max rel diff <= 1e-5); one training step's gradients must equal
 PyTorch autograd on the whole batch (rel <= 1e-4); several SGD steps must reduce the loss as
 PyTorch does. Prints one line per case and 'N passed, N failed' at the end.
@@ -431,8 +431,108 @@ def faults():
                                            "--checkpoint", stages], "is not empty")
 
 
+def stage_param_bytes(stages, rank, ranks):
+    """Bytes of the parameters of the stages rank `rank` holds (stages r, r+N, ...)."""
+    n = len(json.load(open(os.path.join(stages, "pipeline.json")))["stages"])
+    return sum(p.numel() * p.element_size() for k in range(rank, n, ranks)
+               for p in torch.jit.load(os.path.join(stages, f"stage{k}.pt")).parameters())
+
+
+def recompute_case(label, stages, io, tpath, loss, m):
+    """Runs each schedule with and without --recompute all: gradients, losses and the updated
+    BatchNorm statistics equal (<= 1e-6); every rank reports a peak above its parameters."""
+    peaks = {}
+    for schedule in ("gpipe", "1f1b", "zero-bubble"):
+        for backend in ("threads", "gloo"):
+            got = {}
+            for mode in ("none", "all"):
+                tag = f"{label}_{schedule}_{backend}_{mode}"
+                gfile, rep, ckpt = (os.path.join(WORK, tag + x)
+                                    for x in (".grads.pt", ".report.json", ".ckpt"))
+                shutil.rmtree(ckpt, ignore_errors=True)
+                proc = run([PPRUN, stages, "--inputs", io, "--microbatches", str(m), "--schedule",
+                            schedule, "--nproc", "2", "--backend", backend, "--train",
+                            "--targets", tpath, "--loss", loss, "--lr", "0.1", "--steps", "2",
+                            "--recompute", mode, "--seed", "5", "--save-grads", gfile, "--report", rep,
+                            "--checkpoint", ckpt])
+                if proc.returncode != 0:
+                    report(f"{tag} runs", False, proc.stderr.strip().splitlines()[-1:])
+                    break
+                doc = json.load(open(rep))
+                buffers = {f"{k}.{n}": b.float() for k in range(2) for n, b in
+                           torch.jit.load(os.path.join(ckpt, f"stage{k}.pt")).named_buffers()}
+                got[mode] = (torch.load(gfile), doc["loss_per_step"], buffers,
+                             [r.get("peak_tensor_mb", 0) for r in doc["per_rank"]])
+            if len(got) < 2:
+                continue
+            name = f"{label} {schedule} {backend} --recompute all"
+            worst, detail = param_diff(got["all"][0], got["none"][0])
+            report(f"{name}: grads equal", worst <= 1e-6, detail)
+            (a, b) = got["all"][1], got["none"][1]
+            close = len(a) == len(b) == 2 and all(abs(x - y) <= 1e-6 * abs(y) for x, y in zip(a, b))
+            report(f"{name}: losses equal", close, f"{a} vs {b}")
+            if got["none"][2]:
+                worst, detail = param_diff(got["all"][2], got["none"][2])
+                report(f"{name}: buffers updated once", worst <= 1e-6, detail)
+            for mode, (*_, peak) in got.items():
+                params = [stage_param_bytes(stages, r, 2) / 2**20 for r in range(2)]
+                report(f"{label} {schedule} {backend} {mode}: peak tensor memory per rank",
+                       len(peak) == 2 and all(p > q for p, q in zip(peak, params)),
+                       f"peak {[round(p, 2) for p in peak]} MB, parameters "
+                       f"{[round(q, 2) for q in params]} MB")
+            peaks[(schedule, backend)] = (got["none"][3], got["all"][3])
+    return peaks
+
+
+class DropoutMLP(torch.nn.Module):
+    """Dropout active in training: a recomputed stage must draw its first forward's masks."""
+
+    def __init__(self):
+        super().__init__()
+        self.inp, self.mid, self.out = (torch.nn.Linear(*d) for d in ((16, 64), (64, 64), (64, 10)))
+        self.drop = torch.nn.Dropout(0.5)
+
+    def forward(self, x):
+        return self.out(torch.relu(self.mid(self.drop(torch.relu(self.inp(x))))))
+
+
+def recompute():
+    """--recompute all keeps only each stage's inputs from F to B: same gradients and losses
+    (dropout too, with --seed), and on a model whose activations dominate (a U-Net on 64x64
+    images) a lower peak on rank 0, which holds the most microbatches in flight."""
+    ids = torch.randint(0, 1000, (8, 16), generator=torch.Generator().manual_seed(12))
+    targets = torch.randint(0, 1000, (8, 16), generator=torch.Generator().manual_seed(13))
+    tpath = os.path.join(WORK, "targets.pt")
+    torch.save(targets, tpath)
+    io, _ = batch_io(GPT2, (ids,), "gpt2_recompute")
+    two = compile_model(GPT2, "transformer.h.2:begin", "gpt2_recompute")
+    recompute_case("gpt2", two, io, tpath, "cross_entropy", 4)
+    torch.manual_seed(0)
+    mlp = os.path.join(WORK, "dropout_mlp.pt")
+    torch.jit.script(DropoutMLP().eval()).save(mlp)
+    io = os.path.join(WORK, "dropout.io.pt")
+    torch.save({"inputs": (torch.randn(8, 16, generator=torch.Generator().manual_seed(16)),)}, io)
+    tpath = os.path.join(WORK, "dropout_targets.pt")
+    torch.save(torch.randint(0, 10, (8,), generator=torch.Generator().manual_seed(17)), tpath)
+    recompute_case("dropout", compile_model(mlp, "out:begin", "dropout_recompute"), io, tpath,
+                   "cross_entropy", 4)
+    make_models.export("unet", "script", WORK)
+    unet = os.path.join(WORK, "unet_script.pt")
+    images = torch.randn(8, 3, 64, 64, generator=torch.Generator().manual_seed(14))
+    io = os.path.join(WORK, "unet_recompute.io.pt")
+    torch.save({"inputs": (images,)}, io)
+    tpath = os.path.join(WORK, "unet_targets.pt")
+    torch.save(torch.randn(8, 2, 64, 64, generator=torch.Generator().manual_seed(15)), tpath)
+    stages = compile_model(unet, "bottom:begin", "unet_recompute")
+    for (schedule, backend), (keep, again) in recompute_case(
+            "unet", stages, io, tpath, "mse", 4).items():
+        report(f"unet {schedule} {backend}: --recompute all lowers rank 0's peak",
+               again[0] < keep[0], f"{keep[0]:.2f} -> {again[0]:.2f} MB "
+               f"(rank 1 {keep[1]:.2f} -> {again[1]:.2f} MB)")
+
+
 {"inference-threads": lambda: inference("threads"), "inference-gloo": lambda: inference("gloo"),
  "inference-p2p": lambda: inference("gloo-p2p"),
- "training": training, "tied": tied, "faults": faults}[PART]()
+ "training": training, "tied": tied, "faults": faults, "recompute": recompute}[PART]()
 print(f"{passed} passed, {len(failed)} failed")
 sys.exit(1 if failed else 0)
