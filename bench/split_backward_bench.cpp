@@ -10,9 +10,9 @@
 // Prints one JSON object.
 //
 //===----------------------------------------------------------------------===//
-#include "support/HostMemory.h"
 #include "runtime/SplitBackward.h"
 #include "support/ErrorText.h"
+#include "support/HostMemory.h"
 
 #include <torch/csrc/jit/runtime/graph_executor.h>
 #include <torch/script.h>

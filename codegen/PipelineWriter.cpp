@@ -63,14 +63,21 @@ std::vector<std::string> stageModules(const Graph &g, int stage) {
 
 /// Bytes come from the one stageCosts() the partitioner and the simulation use.
 rt::StageCost stageCost(const Graph &g, const StageCost &cost, int stage) {
-  double timeMs = 0, flops = 0;
+  double timeMs = 0, flops = 0, backwardMs = 0;
   for (const auto &op : g.ops()) {
     if (op->stage != stage)
       continue;
     timeMs += op->cost.timeMs;
+    backwardMs += op->cost.backwardMs;
     flops += op->cost.flops;
   }
-  return {timeMs, flops, int64_t(cost.paramBytes), int64_t(cost.activationBytes)};
+  bool planned = stage < int(g.stageMemoryBytes.size());
+  return {timeMs,
+          flops,
+          int64_t(cost.paramBytes),
+          int64_t(cost.activationBytes),
+          backwardMs,
+          planned ? int64_t(g.stageMemoryBytes[stage]) : 0};
 }
 
 rt::StageSpec stageSpec(const Graph &g, const std::vector<StageCost> &costs, int k) {

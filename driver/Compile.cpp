@@ -190,18 +190,22 @@ void buildCompilePipeline(PassManager &pm, Model &model, const CompileOptions &o
       return unsigned(g.splits.size());
     });
   }
-  if (opts.recompute != "none")
-    pm.add("decide-recompute", [&](Graph &g) {
-      // The stages the partitioner's memory model says recompute; for user
-      // splits alone that is every stage (all) or those over the cap (auto).
-      PartitionOptions po = partitionOptions(opts, Balance::Time);
-      g.recompute.clear();
-      for (const StageCost &c : partitionCosts(g, splitPositions(g, g.splits), po))
-        g.recompute.push_back(c.recompute);
-      return unsigned(llvm::count(g.recompute, true));
-    });
-  if (!splits.empty() || opts.stages > 1)
-    buildPartitionPipeline(pm);
+  if (splits.empty() && opts.stages <= 1)
+    return;
+  pm.add("plan-memory", [&](Graph &g) {
+    // Which stages recompute and each stage's predicted peak, from the
+    // partitioner's memory model; for user splits alone every stage
+    // recomputes (all) or those over the cap (auto).
+    PartitionOptions po = partitionOptions(opts, Balance::Time);
+    g.recompute.clear();
+    g.stageMemoryBytes.clear();
+    for (const StageCost &c : partitionCosts(g, splitPositions(g, g.splits), po)) {
+      g.recompute.push_back(c.recompute);
+      g.stageMemoryBytes.push_back(c.memoryBytes);
+    }
+    return unsigned(llvm::count(g.recompute, true));
+  });
+  buildPartitionPipeline(pm);
 }
 
 } // namespace

@@ -10,7 +10,9 @@
 // first run of each on the originals so that state later stages read
 // (growing lists) is what it would be at the boundary; every other run gets
 // deep copies. Two warm-up runs let the executor profile and optimize; then
-// the median of a number of runs that fits the time budget.
+// the median of a number of runs that fits the time budget. In training the
+// allocator's counter (support/MemoryCounter.h) gives the bytes a forward
+// keeps until its backward.
 //
 //===----------------------------------------------------------------------===//
 #include "driver/TimeStages.h"
@@ -19,6 +21,7 @@
 #include "frontend/ModelImpl.h"
 #include "ir/Diagnostics.h"
 #include "support/ErrorText.h"
+#include "support/MemoryCounter.h"
 
 #include <ATen/Parallel.h>
 #include <torch/csrc/autograd/autograd.h>
@@ -93,6 +96,8 @@ void differentiableLeaves(const c10::IValue &v, std::vector<at::Tensor> &out) {
       differentiableLeaves(e, out);
 }
 
+int64_t liveTensorBytes() { return memoryCounterInstalled() ? liveBytes(memoryOwner()) : 0; }
+
 double median(std::vector<double> times) {
   std::nth_element(times.begin(), times.begin() + times.size() / 2, times.end());
   return times[times.size() / 2];
@@ -124,7 +129,8 @@ public:
       backward.push_back(m.backwardMs);
     }
     clearGradients();
-    return {median(forward), median(backward)};
+    // What the forward keeps is the same every run, unlike its time.
+    return {median(forward), median(backward), first.activationBytes};
   }
 
 private:
@@ -140,12 +146,16 @@ private:
   StageMeasurement once(bool training) {
     std::vector<c10::IValue> args = copies(training);
     torch::AutoGradMode gradMode(training);
+    int64_t liveBefore = liveTensorBytes();
     auto start = Clock::now();
     c10::IValue out = module.forward(args);
     StageMeasurement m;
     m.forwardMs = msSince(start);
     if (!training)
       return m;
+    // Saved tensors and outputs, alive until the backward as in pprun.
+    if (memoryCounterInstalled())
+      m.activationBytes = double(liveTensorBytes() - liveBefore);
     std::vector<at::Tensor> roots;
     differentiableLeaves(out, roots);
     if (roots.empty())

@@ -59,8 +59,12 @@ StageSpec readStage(const json &j) {
   s.modules = j.value("modules", std::vector<std::string>{});
   if (j.contains("cost")) {
     const json &c = j.at("cost");
-    s.cost = {c.value("time_ms", 0.0), c.value("flops", 0.0), c.value("param_bytes", int64_t(0)),
-              c.value("activation_bytes", int64_t(0))};
+    s.cost = {c.value("time_ms", 0.0),
+              c.value("flops", 0.0),
+              c.value("param_bytes", int64_t(0)),
+              c.value("activation_bytes", int64_t(0)),
+              c.value("backward_ms", 0.0),
+              c.value("memory_bytes", int64_t(0))};
   }
   s.recompute = j.value("recompute", false);
   return s;
@@ -81,6 +85,10 @@ json writeStage(const StageSpec &s) {
               {"flops", s.cost.flops},
               {"param_bytes", s.cost.paramBytes},
               {"activation_bytes", s.cost.activationBytes}}}};
+  if (s.cost.backwardMs > 0)
+    j["cost"]["backward_ms"] = s.cost.backwardMs;
+  if (s.cost.memoryBytes > 0)
+    j["cost"]["memory_bytes"] = s.cost.memoryBytes;
   if (s.recompute)
     j["recompute"] = true;
   return j;

@@ -39,6 +39,8 @@ struct StageCost {
   double flops = 0;
   int64_t paramBytes = 0;
   int64_t activationBytes = 0;
+  double backwardMs = 0;   // measured (ppc --for train); 0: not known
+  int64_t memoryBytes = 0; // the planner's predicted peak; 0: not planned
 };
 
 struct StageSpec {

@@ -8,6 +8,7 @@
 #include "ir/Diagnostics.h"
 #include "support/ErrorText.h"
 #include "support/HostMemory.h"
+#include "support/MemoryCounter.h"
 
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/raw_ostream.h"
@@ -221,6 +222,7 @@ int run(Args &args) {
 int main(int argc, char **argv) {
   // Stages are timed (refinement) with the host memory pprun runs them with.
   ppc::retainFreedHostMemory();
+  ppc::installMemoryCounter(); // before the first tensor: refinement measures activations
   Args args(argc, argv);
   try {
     return run(args);

@@ -1,0 +1,101 @@
+#!/usr/bin/env python3
+"""The planner's training and memory options end to end: `--for train` records measured backward
+times and a predicted peak per stage; a `--max-stage-mb` that no partition meets is refused with
+the smallest bound that does, and that bound then compiles; `--recompute auto` under a cap turns
+recomputation on only where the cap needs it, and the pprun training run of that plan (which
+recomputes those stages) gives the gradients of the same stages run without recomputation.
+
+usage: plan_test.py PPC PPRUN FIXTURES OUTDIR
+"""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from harness import Cases  # noqa: E402
+
+PPC, PPRUN, FIXTURES, OUT = sys.argv[1:5]
+shutil.rmtree(OUT, ignore_errors=True)
+os.makedirs(OUT)
+checks = Cases()
+
+
+def run(cmd):
+    return subprocess.run(cmd, capture_output=True, text=True)
+
+
+def compile_plan(name, model, io, extra):
+    out = os.path.join(OUT, name)
+    proc = run([PPC, model, "--stages", "3", "--example-inputs", io, "--for", "train",
+                "--print-plan", "-o", out, "--force"] + extra)
+    return out, proc
+
+
+def stages_of(out):
+    return json.load(open(os.path.join(out, "pipeline.json")))["stages"]
+
+
+model = os.path.join(FIXTURES, "unet_script.pt")
+io = os.path.join(FIXTURES, "unet_script.io.pt")
+
+# --for train: measured backward and a predicted peak per stage.
+plain, proc = compile_plan("train", model, io, [])
+checks.report("--for train compiles", proc.returncode == 0, proc.stderr[-400:])
+if proc.returncode == 0:
+    costs = [s["cost"] for s in stages_of(plain)]
+    checks.report("pipeline.json: backward_ms and memory_bytes per stage",
+                  all(c.get("backward_ms", 0) > 0 and c.get("memory_bytes", 0) > 0 for c in costs),
+                  str(costs))
+    checks.report("--print-plan: forward and backward columns and the refinement rounds",
+                  "backward ms" in proc.stdout and "refinement" in proc.stdout, proc.stdout[-600:])
+    memory = [c["memory_bytes"] for c in costs]
+
+    # A cap below every partition's largest stage: refused, with the bound that fits.
+    refused = run([PPC, model, "--stages", "3", "--example-inputs", io, "--for", "train",
+                   "--max-stage-mb", "0.01", "-o", os.path.join(OUT, "refused")])
+    bound = re.search(r"--max-stage-mb to at least (\d+)", refused.stderr)
+    checks.report("an impossible cap is refused, naming a bound",
+                  refused.returncode != 0 and bound is not None
+                  and not os.path.exists(os.path.join(OUT, "refused")), refused.stderr[-400:])
+    if bound:
+        fits, proc = compile_plan("fits", model, io, ["--max-stage-mb", bound.group(1)])
+        checks.report(f"the bound it names ({bound.group(1)} MB) compiles", proc.returncode == 0,
+                      proc.stderr[-400:])
+
+    # --recompute auto under a cap that the largest stage meets only by recomputing.
+    auto_dir, proc = compile_plan("auto", model, io, [
+        "--recompute", "auto", "--max-stage-mb", f"{max(memory) * 0.9 / 1e6:.3f}"])
+    checks.report("--recompute auto compiles under a cap below the plain plan's peak",
+                  proc.returncode == 0, proc.stderr[-400:])
+    if proc.returncode == 0:
+        flags = [s.get("recompute", False) for s in stages_of(auto_dir)]
+        checks.report("some stages recompute, not all of them", any(flags) and not all(flags),
+                      str(flags))
+        checks.report("--print-plan marks them", "(recomputes)" in proc.stdout, proc.stdout[-600:])
+        images = torch.load(io)["inputs"][0].repeat(4, 1, 1, 1)
+        batch = os.path.join(OUT, "batch.io.pt")
+        torch.save({"inputs": (images,)}, batch)
+        targets = os.path.join(OUT, "targets.pt")
+        torch.save(torch.randn(images.shape[0], 2, *images.shape[2:],
+                               generator=torch.Generator().manual_seed(3)), targets)
+        grads = {}
+        for mode, extra in (("manifest", []), ("none", ["--recompute", "none"])):
+            gfile = os.path.join(OUT, f"grads_{mode}.pt")
+            proc = run([PPRUN, auto_dir, "--inputs", batch, "--microbatches", "4", "--train",
+                        "--targets", targets, "--loss", "mse", "--schedule", "1f1b",
+                        "--save-grads", gfile] + extra)
+            checks.report(f"pprun trains the plan ({mode})", proc.returncode == 0,
+                          proc.stderr[-400:])
+            if proc.returncode == 0:
+                grads[mode] = torch.load(gfile)
+        if len(grads) == 2:
+            worst = max(((grads["manifest"][n] - g).abs().max() / g.abs().max().clamp_min(1e-12))
+                        .item() for n, g in grads["none"].items())
+            checks.report("recomputed stages give the same gradients", worst <= 1e-6,
+                          f"max rel diff {worst:.2e}")
+checks.finish()
