@@ -109,6 +109,7 @@ PartitionOptions partitionOptions(const CompileOptions &opts, Balance balance) {
   // Activations in flight follow the schedule being simulated (default 1F1B).
   SimulateSpec spec = parseSimulateSpec(opts.simulate);
   po.inFlight = inFlightOfSchedule(spec);
+  po.microbatches = spec.microbatches;
   po.balance = balance;
   po.training = opts.purpose == "train";
   if (po.training) // gradients, and Adam's two moments

@@ -96,7 +96,7 @@ sched::StageCosts ppc::stageCostsForSimulation(const Graph &g, double linkGBps) 
     // A recomputing stage keeps only its inputs until its backward re-runs the forward.
     costs.forwardMs.push_back(c.forwardMs);
     costs.sendMs.push_back(c.sendBytes / (linkGBps * 1e9) * 1e3);
-    costs.activationBytes.push_back(c.inputBytes + (recomputes ? 0 : c.activationBytes));
+    costs.activationBytes.push_back(c.inputBytes + (recomputes ? 0 : keptActivationBytes(c)));
     costs.backwardMs.push_back(backward);
     costs.inputGradMs.push_back(backward / 2);
     costs.weightGradMs.push_back(backward / 2);
@@ -130,9 +130,9 @@ void ppc::printSimulation(const Graph &g, const SimulateSpec &spec, const Partit
     sched::Simulation sim = sched::simulate(schedule, costs);
     std::string peaks;
     for (size_t k = 0; k < sim.peakActivationBytes.size(); ++k) {
-      double state = stages[k].paramBytes * (1 + po.stateBytesPerParamByte);
+      double state = heldBytes(stages[k], po);
       double activations =
-          sim.peakActivationBytes[k] + (isRecomputed(g, int(k)) ? stages[k].activationBytes : 0);
+          sim.peakActivationBytes[k] + (isRecomputed(g, int(k)) ? keptActivationBytes(stages[k]) : 0);
       peaks +=
           llvm::formatv(" {0:f2} ({1:f2})", (state + activations) / 1e6, activations / 1e6).str();
     }

@@ -41,8 +41,8 @@ InFlightFn inFlightOfSchedule(const SimulateSpec &spec);
 sched::StageCosts stageCostsForSimulation(const Graph &g, double linkGBps);
 
 /// Prints the simulation of `spec` on a partitioned graph: step time, bubble
-/// and each stage's peak memory (parameters with `po`'s gradient and
-/// optimizer state, activations and inputs in flight).
+/// and each stage's peak memory (what it holds under `po`, heldBytes, and the
+/// activations and inputs in flight).
 void printSimulation(const Graph &g, const SimulateSpec &spec, const PartitionOptions &po,
                      llvm::raw_ostream &out);
 

@@ -48,6 +48,14 @@ public:
     prefixTime.assign(n + 1, 0);
     prefixBackward.assign(n + 1, 0);
     prefixActivation.assign(n + 1, 0);
+    prefixOutput.assign(n + 1, 0);
+    for (const Value *out : g.outputs())
+      if (out->def)
+        prefixOutput[out->def->index + 1] += double(transferBytes(*out));
+    if (!g.outputs().empty() && g.outputs().front()->def)
+      lossOutput = {g.outputs().front()->def->index, double(transferBytes(*g.outputs().front()))};
+    for (size_t i = 0; i < n; ++i)
+      prefixOutput[i + 1] += prefixOutput[i];
     for (const auto &op : g.ops()) {
       prefixTime[op->index + 1] = prefixTime[op->index] + opTime(*op);
       prefixBackward[op->index + 1] = prefixBackward[op->index] + opBackwardTime(*op);
@@ -59,7 +67,7 @@ public:
 
   /// Costs of the stages [a, ends[j]) for every j; `ends` ascending, > a.
   std::vector<StageCost> row(unsigned a, llvm::ArrayRef<unsigned> ends) const {
-    std::vector<double> bytes(ends.size(), 0), count(ends.size(), 0);
+    std::vector<double> bytes(ends.size(), 0), count(ends.size(), 0), largest(ends.size(), 0);
     for (const ParamUse &p : params) {
       auto use = std::lower_bound(p.uses.begin(), p.uses.end(), a);
       if (use == p.uses.end())
@@ -68,10 +76,11 @@ public:
       if (j < ends.size()) {
         bytes[j] += p.bytes;
         count[j] += p.count;
+        largest[j] = std::max(largest[j], p.bytes);
       }
     }
     std::vector<StageCost> costs;
-    double paramBytes = 0, paramCount = 0;
+    double paramBytes = 0, paramCount = 0, largestParam = 0;
     for (size_t j = 0; j < ends.size(); ++j) {
       StageCost c;
       c.firstOp = a;
@@ -86,6 +95,10 @@ public:
       c.boundaryBytesOut = live[c.endOp];
       c.paramBytes = paramBytes += bytes[j];
       c.paramCount = paramCount += count[j];
+      c.largestParamBytes = largestParam = std::max(largestParam, largest[j]);
+      c.outputBytes = prefixOutput[c.endOp] - prefixOutput[a];
+      if (lossOutput.first >= a && lossOutput.first < c.endOp)
+        c.lossOutputBytes = lossOutput.second;
       costs.push_back(c);
     }
     return costs;
@@ -144,18 +157,20 @@ private:
   }
 
   const PartitionOptions &opts;
-  std::vector<double> prefixTime, prefixBackward, prefixActivation, live;
+  std::vector<double> prefixTime, prefixBackward, prefixActivation, prefixOutput, live;
+  std::pair<unsigned, double> lossOutput{~0u, 0}; // defining op, bytes
   std::vector<ParamUse> params;
 };
 
 /// What stage k of `stages` holds at its peak, with or without recomputation.
 double memoryBytes(const StageCost &c, int k, int stages, const PartitionOptions &opts,
                    bool recompute) {
-  double state = c.paramBytes * (1 + opts.stateBytesPerParamByte);
+  double held = heldBytes(c, opts);
+  double activations = keptActivationBytes(c);
   int inFlight = opts.inFlight(k, stages);
   if (recompute)
-    return state + c.inputBytes * inFlight + c.activationBytes;
-  return state + (c.activationBytes + c.inputBytes) * inFlight;
+    return held + c.inputBytes * inFlight + activations;
+  return held + (activations + c.inputBytes) * inFlight;
 }
 
 /// Decides whether stage k recomputes, fills its memory, and returns its
@@ -290,6 +305,16 @@ std::string megabytes(double bytes) {
 }
 
 } // namespace
+
+double ppc::keptActivationBytes(const StageCost &c) {
+  return std::max(0.0, c.activationBytes - (c.outputBytes - c.lossOutputBytes));
+}
+
+double ppc::heldBytes(const StageCost &c, const PartitionOptions &opts) {
+  bool training = opts.stateBytesPerParamByte > 0;
+  return c.paramBytes * (1 + opts.stateBytesPerParamByte) + c.outputBytes * opts.microbatches +
+         (training ? c.largestParamBytes : 0);
+}
 
 double ppc::opActivationBytes(const Op &op) {
   if (op.cost.activationBytes >= 0)

@@ -54,6 +54,8 @@ struct PartitionOptions {
   /// for SGD's gradients, 3 for Adam's (gradients and two moments).
   double stateBytesPerParamByte = 0;
   Recompute recompute = Recompute::None;
+  /// pprun holds every microbatch's model outputs until the step ends.
+  int microbatches = 8;
   InFlightFn inFlight = [](int k, int s) { return s - k; };
   std::vector<SplitPoint> fixedSplits; // kept; the rest are chosen
   /// Balance forward plus backward (a training step) instead of forward
@@ -95,9 +97,15 @@ struct StageCost {
   double boundaryBytesOut = 0; // values live across its end
   double sendBytes = 0;        // values it sends, once per consumer (stageCosts only)
   double inputBytes = 0;       // values live across its start: what it receives
+  double outputBytes = 0;      // model outputs it computes, per microbatch
+  double lossOutputBytes = 0;  // of them model output 0, which the loss reads
+  double largestParamBytes = 0; // the largest parameter it reads
   /// Parameters with their gradients and optimizer state, plus activations
-  /// and received inputs of the microbatches in flight; with recompute, the
-  /// inputs in flight and one microbatch's activations.
+  /// and received inputs of the microbatches in flight (with recompute, the
+  /// inputs in flight and one microbatch's activations; model outputs but
+  /// output 0 count once, as held: output 0 stands for the tensor the loss
+  /// saves), the model outputs of every microbatch, and in training the largest parameter's gradient
+  /// once more: autograd makes it before adding it into .grad.
   double memoryBytes = 0;
   bool recompute = false; // decided by PartitionOptions::recompute
   double totalMs() const { return computeMs + commMs; }
@@ -112,6 +120,15 @@ std::vector<StageCost> partitionCosts(const Graph &g, const std::vector<unsigned
 /// activation and boundary bytes that the plan, the schedule simulation and
 /// pipeline.json share.
 std::vector<StageCost> stageCosts(const Graph &g, const PartitionOptions &opts = {});
+
+/// What one microbatch in flight keeps of a stage's activations: model
+/// outputs other than output 0 are counted as held instead.
+double keptActivationBytes(const StageCost &c);
+
+/// What a stage holds whatever the schedule: parameters with their state,
+/// every microbatch's model outputs, and in training the largest gradient
+/// made before it is accumulated (see StageCost::memoryBytes).
+double heldBytes(const StageCost &c, const PartitionOptions &opts);
 
 /// The value the partitioner minimises for one stage: param bytes for
 /// Balance::Params, else compute + communication milliseconds (plus the

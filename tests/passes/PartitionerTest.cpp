@@ -325,8 +325,14 @@ TEST(Partitioner, StageCostsMatchANaiveRecount) {
       EXPECT_DOUBLE_EQ(costs[k].activationBytes, activations);
       EXPECT_DOUBLE_EQ(costs[k].paramBytes, params);
       EXPECT_DOUBLE_EQ(costs[k].inputBytes, liveAcross(a));
+      double outputs = 0;
+      for (const Value *out : g->outputs())
+        if (out->def && out->def->index >= a && out->def->index < b)
+          outputs += out->isTensor() ? out->tensor.bytes() : 8;
+      EXPECT_DOUBLE_EQ(costs[k].outputBytes, outputs);
       EXPECT_DOUBLE_EQ(costs[k].memoryBytes,
-                       params + (activations + liveAcross(a)) * opts.inFlight(k, costs.size()));
+                       params + (activations + liveAcross(a)) * opts.inFlight(k, costs.size()) +
+                           outputs * opts.microbatches);
     }
   }
 }
@@ -425,9 +431,9 @@ TEST(Partitioner, AutoRecomputesOnlyTheStagesOverTheCap) {
   for (size_t k = 0; k < 2; ++k) {
     const StageCost &c = recomputed[k];
     EXPECT_TRUE(c.recompute);
-    EXPECT_DOUBLE_EQ(c.memoryBytes, 2 * c.paramBytes + 8 * c.inputBytes + c.activationBytes);
-    EXPECT_DOUBLE_EQ(kept[k].memoryBytes,
-                     2 * c.paramBytes + 8 * (c.inputBytes + c.activationBytes));
+    double held = 2 * c.paramBytes + c.largestParamBytes + 8 * c.outputBytes;
+    EXPECT_DOUBLE_EQ(c.memoryBytes, held + 8 * c.inputBytes + c.activationBytes);
+    EXPECT_DOUBLE_EQ(kept[k].memoryBytes, held + 8 * (c.inputBytes + c.activationBytes));
     EXPECT_DOUBLE_EQ(stageWeight(c, opts), stageWeight(kept[k], opts) + c.forwardMs);
   }
   // A cap between stage 1's memory with and without recomputation, above stage 0's.
@@ -457,7 +463,7 @@ TEST(PartitionPlan, OneRowPerStageThenTheImbalance) {
   EXPECT_TRUE(fileCheck(formatPlan(*g, {2}, opts), R"(
     CHECK: stage  compute ms  comm ms   time ms       params  param MB  activ. MB  memory MB  sends MB  modules
     CHECK-NEXT:     0       3.000    0.004     3.004       250000     1.000      0.008      1.016     0.004  a .. b
-    CHECK-NEXT:     1       3.000    0.004     3.004       500000     2.000      0.004      2.008     0.000  c
+    CHECK-NEXT:     1       3.000    0.004     3.004       500000     2.000      0.004      2.040     0.000  c
     CHECK-NEXT: imbalance (slowest / mean time): 1.000)"));
 }
 
