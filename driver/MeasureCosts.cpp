@@ -46,25 +46,6 @@ double msSince(Clock::time_point start) {
 /// a stage's milliseconds.
 constexpr double kQuickMs = 0.5;
 
-/// LibTorch ops return an absent optional result as an undefined tensor
-/// (MultiheadAttention's weights with need_weights=False). The interpreter
-/// treats it as None, but Method's argument check computes the type of a
-/// tuple from its elements and fails on one (`strides() called on an
-/// undefined Tensor`). So values crossing a region boundary carry None in
-/// its place, as Python's bindings do. Lists and dicts are typed by their
-/// element types and need no change; tuples are immutable, so a rebuilt one
-/// cannot be told from the original.
-c10::IValue undefinedAsNone(const c10::IValue &v) {
-  if (v.isTensor())
-    return v.toTensor().defined() ? v : c10::IValue();
-  if (!v.isTuple())
-    return v;
-  std::vector<c10::IValue> items;
-  for (const c10::IValue &e : v.toTupleRef().elements())
-    items.push_back(undefinedAsNone(e));
-  return c10::ivalue::Tuple::create(std::move(items));
-}
-
 /// Copies of everything in a value that a region could change in place
 /// (tensors, lists, dicts, objects, and tuples holding them), so that no
 /// timed run sees what another changed; scalars and strings are immutable
@@ -364,7 +345,7 @@ bool RegionTimer::time(const OpRange &ops, int id) {
   }
   const auto &outs = result.toTupleRef().elements();
   for (size_t i = 0; i < outs.size(); ++i)
-    env[io.outputs[i]] = undefinedAsNone(outs[i]);
+    env[io.outputs[i]] = outs[i];
   timeRun(region, ops, snapshot, warmMs);
   return true;
 }
