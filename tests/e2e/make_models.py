@@ -364,10 +364,8 @@ MODELS = {
     # Region timing on lists that forward pops, and MultiheadAttention's undefined weights.
     "stack": (StackModel, lambda: (image((4, 8)),), ("script",),
               [("auto:2", 2), ("auto:3", 3), ("auto:4", 4)]),
-    # No auto:4 yet: its plan splits at encoder_layer_1.self_attention:end, where the
-    # (output, weights) tuple crosses with undefined weights, which no stage call accepts.
     "vit": (small_vit, lambda: (image((2, 3, 32, 32)),), ("script",),
-            [("auto:2", 2), ("auto:3", 3)]),
+            [("auto:2", 2), ("auto:3", 3), ("auto:4", 4)]),
 }
 MODELS["densenet121"][3].append(("auto:4", 4))
 
