@@ -42,6 +42,7 @@ private:
   void retypeBlockAttributes(Block *b);
   void emitOp(const Op &op);
   void emitCopy(const Op &op);
+  JitValue *noneForUndefined(JitValue *v);
 
   ModelImpl &impl;
   const Graph &g;
@@ -194,6 +195,41 @@ void StageBuilder::emitOp(const Op &op) {
     env[op.results[i]] = copy->output(i);
 }
 
+/// True for Optional[Tensor] and tuples holding one, at any depth.
+bool holdsOptionalTensor(const c10::TypePtr &t) {
+  if (auto opt = t->cast<c10::OptionalType>())
+    return opt->getElementType()->kind() == c10::TypeKind::TensorType;
+  auto tuple = t->cast<c10::TupleType>();
+  return tuple && !tuple->schema() && llvm::any_of(tuple->elements(), holdsOptionalTensor);
+}
+
+/// `v` with None for an absent optional tensor. Ops return one as an
+/// undefined tensor (MultiheadAttention's weights with need_weights=False),
+/// which TorchScript treats as None (`is None` holds), but the next stage's
+/// call cannot type an Optional[Tensor] argument or a tuple holding one
+/// (`strides() called on an undefined Tensor`), in C++ or Python.
+JitValue *StageBuilder::noneForUndefined(JitValue *v) {
+  if (!holdsOptionalTensor(v->type()))
+    return v;
+  if (auto tuple = v->type()->cast<c10::TupleType>()) {
+    Node *unpack = graph->insertNode(graph->createTupleUnpack(v));
+    std::vector<JitValue *> items;
+    for (JitValue *e : unpack->outputs())
+      items.push_back(noneForUndefined(e));
+    return graph->insertNode(graph->createTuple(items))->output();
+  }
+  JitValue *isNone = graph->insert(c10::aten::__is__, {v, graph->insertConstant(c10::IValue())});
+  Node *choice = graph->insertNode(graph->create(c10::prim::If, {isNone}, 1));
+  choice->output()->setType(v->type());
+  Block *none = choice->addBlock();
+  {
+    torch::jit::WithInsertPoint inNone(none);
+    none->registerOutput(graph->insertConstant(c10::IValue()));
+  }
+  choice->addBlock()->registerOutput(v);
+  return choice->output();
+}
+
 torch::jit::Module StageBuilder::build() {
   self = graph->addInput("self")->setType(module.type());
   for (Value *in : io.inputs) {
@@ -204,7 +240,7 @@ torch::jit::Module StageBuilder::build() {
     emitOp(*g.ops()[i]);
   std::vector<JitValue *> outs;
   for (Value *out : io.outputs)
-    outs.push_back(valueOf(out));
+    outs.push_back(noneForUndefined(valueOf(out)));
   graph->registerOutput(graph->insertNode(graph->createTuple(outs))->output());
   graph->lint();
   auto *fn = cu->create_function(c10::QualifiedName(*module.type()->name(), "forward"), graph);

@@ -14,6 +14,7 @@
 #include "ir/Diagnostics.h"
 
 #include <torch/csrc/jit/api/function_impl.h>
+#include <torch/csrc/jit/ir/constants.h>
 #include <torch/csrc/jit/passes/dead_code_elimination.h>
 #include <torch/csrc/jit/passes/remove_mutation.h>
 
@@ -97,6 +98,29 @@ void inlineBlock(Block *b) {
   }
 }
 
+/// Replaces each prim::If on a constant condition by the branch it always
+/// takes. nn.Dropout's `inplace` and similar module constants otherwise keep
+/// a branch that never runs, whose in-place op makes the If look like it
+/// writes its input: a split before it then needs a copy of that input,
+/// which a tuple cannot have (a scripted ViT's attention output).
+void foldConstantIfs(Block *b) {
+  for (auto it = b->nodes().begin(); it != b->nodes().end();) {
+    Node *n = *it++;
+    for (Block *sub : n->blocks())
+      foldConstantIfs(sub);
+    std::optional<bool> cond =
+        n->kind() == c10::prim::If ? torch::jit::constant_as<bool>(n->input(0)) : std::nullopt;
+    if (!cond)
+      continue;
+    Block *taken = n->blocks()[*cond ? 0 : 1];
+    for (auto inner = taken->nodes().begin(); inner != taken->nodes().end();)
+      (*inner++)->moveBefore(n); // keeps each node's path
+    for (size_t i = 0; i < n->outputs().size(); ++i)
+      n->output(i)->replaceAllUsesWith(taken->outputs()[i]);
+    n->destroy();
+  }
+}
+
 } // namespace
 
 std::string ppc::nodePath(torch::jit::Node *n) {
@@ -112,6 +136,7 @@ void ppc::inlineWithPaths(torch::jit::Graph &g) {
   for (Node *n : g.nodes())
     assignPath(n, "");
   inlineBlock(g.block());
+  foldConstantIfs(g.block());
   std::shared_ptr<torch::jit::Graph> shared(&g, [](torch::jit::Graph *) {});
   torch::jit::EliminateDeadCode(shared);
   // Mutation turned into dataflow cannot cross a stage boundary wrongly.

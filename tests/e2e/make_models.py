@@ -187,6 +187,51 @@ class MutationModel(nn.Module):
         return torch.stack(acc).sum(0) + z
 
 
+class Push(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(8, 8)
+
+    def forward(self, x, skips: List[torch.Tensor], sizes: List[int]):
+        skips.append(x)
+        sizes.append(x.size(0))
+        return torch.tanh(self.fc(x))
+
+
+class Pop(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(8, 8)
+
+    def forward(self, x, skips: List[torch.Tensor], sizes: List[int]):
+        return self.fc(x + skips.pop()) * float(sizes.pop())
+
+
+class StackModel(nn.Module):
+    """A U-Net-like stack: layers append skips to lists that later layers pop, across modules."""
+
+    def __init__(self):
+        super().__init__()
+        self.down = nn.ModuleList([Push() for _ in range(3)])
+        self.up = nn.ModuleList([Pop() for _ in range(3)])
+        self.head = nn.Linear(8, 4)
+
+    def forward(self, x):
+        skips: List[torch.Tensor] = []
+        sizes: List[int] = []
+        for layer in self.down:
+            x = layer(x, skips, sizes)
+        for layer in self.up:
+            x = layer(x, skips, sizes)
+        return self.head(x)
+
+
+def small_vit():
+    return torchvision.models.VisionTransformer(image_size=32, patch_size=8, num_layers=2,
+                                                num_heads=2, hidden_dim=32, mlp_dim=64,
+                                                num_classes=10)
+
+
 class TiedLM(nn.Module):
     """Embedding and output layer share one Parameter."""
 
@@ -316,6 +361,13 @@ MODELS = {
                       [("auto:4", 4), ("auto:2", 2)]),
     "resnet50": (lambda: torchvision.models.resnet50(weights=None, num_classes=10),
                  lambda: (image((1, 3, 32, 32)),), ("trace",), [("auto:4", 4)]),
+    # Region timing on lists that forward pops, and MultiheadAttention's undefined weights.
+    "stack": (StackModel, lambda: (image((4, 8)),), ("script",),
+              [("auto:2", 2), ("auto:3", 3), ("auto:4", 4)]),
+    # A split after self_attention sends its (output, weights) pair, the weights absent.
+    "vit": (small_vit, lambda: (image((2, 3, 32, 32)),), ("script",),
+            [("auto:2", 2), ("auto:3", 3), ("auto:4", 4),
+             ("encoder.layers.encoder_layer_0.self_attention:end", 2)]),
 }
 MODELS["densenet121"][3].append(("auto:4", 4))
 
