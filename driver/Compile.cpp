@@ -181,7 +181,9 @@ void buildCompilePipeline(PassManager &pm, Model &model, const CompileOptions &o
         std::vector<unsigned> boundaries;
         for (const Candidate &c : splitCandidates(g))
           boundaries.push_back(c.position);
-        measureRegionCosts(model, boundaries, MeasureOptions(), err);
+        MeasureOptions measure;
+        measure.backward = opts.purpose == "train";
+        measureRegionCosts(model, boundaries, measure, err);
         return unsigned(boundaries.size());
       });
     pm.add("choose-splits", [&, balance](Graph &g) {
