@@ -17,6 +17,8 @@
 //===----------------------------------------------------------------------===//
 #include "driver/MeasureCosts.h"
 
+#include "driver/TimingSupport.h"
+
 #include "codegen/StageModule.h"
 #include "frontend/ModelImpl.h"
 #include "ir/Diagnostics.h"
@@ -35,101 +37,10 @@ using namespace ppc;
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-double msSince(Clock::time_point start) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-}
-
 /// A region faster than this on its warm-up is timed once more only: most
 /// regions are a view or an activation, whose error is a few microseconds of
 /// a stage's milliseconds.
 constexpr double kQuickMs = 0.5;
-
-/// Copies of everything in a value that a region could change in place
-/// (tensors, lists, dicts, objects, and tuples holding them), so that no
-/// timed run sees what another changed; scalars and strings are immutable
-/// and shared. One DeepCopy serves all inputs of a run, so inputs that are
-/// the same object stay the same object. With `leaves`, each floating-point
-/// tensor becomes a leaf that requires grad (collected there) and the copy
-/// the region gets is a clone of it, so that a region writing its input in
-/// place works, as a stage does after its mutation-safety copy.
-class DeepCopy {
-public:
-  explicit DeepCopy(std::vector<at::Tensor> *leaves = nullptr) : leaves(leaves) {}
-  c10::IValue operator()(const c10::IValue &v);
-
-private:
-  c10::IValue copyOf(const c10::IValue &v);
-  at::Tensor tensor(const at::Tensor &t);
-
-  std::vector<at::Tensor> *leaves;
-  std::unordered_map<const void *, c10::IValue> memo; // by identity
-};
-
-c10::IValue DeepCopy::operator()(const c10::IValue &v) {
-  if (!v.isPtrType() || v.isString())
-    return v;
-  const void *key = v.internalToPointer();
-  auto it = memo.find(key);
-  if (it != memo.end())
-    return it->second;
-  c10::IValue copy = copyOf(v);
-  memo.emplace(key, copy);
-  return copy;
-}
-
-c10::IValue DeepCopy::copyOf(const c10::IValue &v) {
-  if (v.isTensor())
-    return tensor(v.toTensor());
-  if (v.isTuple()) {
-    std::vector<c10::IValue> items;
-    for (const c10::IValue &e : v.toTupleRef().elements())
-      items.push_back((*this)(e));
-    return c10::ivalue::Tuple::create(std::move(items));
-  }
-  if (v.isList()) {
-    c10::List<c10::IValue> list = v.toList();
-    c10::impl::GenericList out(list.elementType());
-    out.reserve(list.size());
-    for (size_t i = 0; i < list.size(); ++i)
-      out.push_back((*this)(list.get(i)));
-    return out;
-  }
-  if (v.isGenericDict()) {
-    c10::impl::GenericDict dict = v.toGenericDict();
-    c10::impl::GenericDict out(dict.keyType(), dict.valueType());
-    for (const auto &entry : dict) // keys are immutable (str, int, Tensor by identity)
-      out.insert(entry.key(), (*this)(entry.value()));
-    return out;
-  }
-  if (v.isObject())
-    return v.toObject()->deepcopy();
-  return v; // devices, streams, futures: nothing a region can change in place
-}
-
-at::Tensor DeepCopy::tensor(const at::Tensor &t) {
-  at::Tensor copy = t.detach().clone();
-  if (!leaves || !copy.is_floating_point())
-    return copy;
-  copy.requires_grad_(true);
-  leaves->push_back(copy);
-  return copy.clone();
-}
-
-std::vector<c10::IValue> copyAll(const std::vector<c10::IValue> &values,
-                                 std::vector<at::Tensor> *leaves = nullptr) {
-  DeepCopy copy(leaves);
-  std::vector<c10::IValue> out;
-  for (const c10::IValue &v : values)
-    out.push_back(copy(v));
-  return out;
-}
-
-double median(std::vector<double> times) {
-  std::nth_element(times.begin(), times.begin() + times.size() / 2, times.end());
-  return times[times.size() / 2];
-}
 
 /// The median forward time of `repeats` runs on copies of `snapshot`.
 double medianMs(torch::jit::Module &region, const std::vector<c10::IValue> &snapshot, int repeats) {
@@ -142,53 +53,6 @@ double medianMs(torch::jit::Module &region, const std::vector<c10::IValue> &snap
   }
   return median(times);
 }
-
-/// The tensors of `v` that need a gradient, in tuples, lists and dicts too.
-void differentiable(const c10::IValue &v, std::vector<at::Tensor> &out) {
-  if (v.isTensor() && v.toTensor().defined() && v.toTensor().requires_grad())
-    out.push_back(v.toTensor());
-  else if (v.isTuple())
-    for (const c10::IValue &e : v.toTupleRef().elements())
-      differentiable(e, out);
-  else if (v.isList())
-    for (const c10::IValue &e : v.toListRef())
-      differentiable(e, out);
-  else if (v.isGenericDict())
-    for (const auto &entry : v.toGenericDict())
-      differentiable(entry.value(), out);
-}
-
-/// The region's floating-point parameters made to require grad while it
-/// exists, then put back as they were and without .grad, so that nothing
-/// of the timing leaks into the emitted stages (they share the tensors).
-class ParameterGrads {
-public:
-  explicit ParameterGrads(torch::jit::Module &region) {
-    for (at::Tensor p : region.parameters()) {
-      if (!p.is_floating_point())
-        continue;
-      params.push_back(p);
-      required.push_back(p.requires_grad());
-      p.requires_grad_(true);
-    }
-  }
-  ParameterGrads(const ParameterGrads &) = delete;
-  ParameterGrads &operator=(const ParameterGrads &) = delete;
-  ~ParameterGrads() {
-    clear();
-    for (size_t i = 0; i < params.size(); ++i)
-      params[i].requires_grad_(required[i]);
-  }
-  /// Each timed backward writes .grad afresh instead of adding to it.
-  void clear() {
-    for (at::Tensor &p : params)
-      p.mutable_grad() = at::Tensor();
-  }
-
-private:
-  std::vector<at::Tensor> params;
-  std::vector<bool> required;
-};
 
 /// One forward with grad on copies of `snapshot`, then the time of the
 /// backward from its outputs with gradients of ones; nullopt when no output
@@ -237,17 +101,6 @@ void spreadOverOps(Graph &g, const OpRange &ops, double ms, double OpCost::*fiel
     c.*field = total > 0 ? ms * (c.flops + c.bytes) / total : ms / double(ops.end - ops.begin);
   }
 }
-
-/// Sets the intra-op thread count for its lifetime, so timing is not
-/// disturbed by other cores and an exception cannot leave it changed.
-class IntraOpThreads {
-public:
-  explicit IntraOpThreads(int n) : saved(at::get_num_threads()) { at::set_num_threads(n); }
-  ~IntraOpThreads() { at::set_num_threads(saved); }
-
-private:
-  int saved;
-};
 
 /// The regions between consecutive cuts, without empty ones.
 std::vector<OpRange> regions(const Graph &g, const std::vector<unsigned> &boundaries) {

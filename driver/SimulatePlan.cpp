@@ -131,8 +131,8 @@ void ppc::printSimulation(const Graph &g, const SimulateSpec &spec, const Partit
     std::string peaks;
     for (size_t k = 0; k < sim.peakActivationBytes.size(); ++k) {
       double state = heldBytes(stages[k], po);
-      double activations =
-          sim.peakActivationBytes[k] + (isRecomputed(g, int(k)) ? keptActivationBytes(stages[k]) : 0);
+      double activations = sim.peakActivationBytes[k] +
+                           (isRecomputed(g, int(k)) ? keptActivationBytes(stages[k]) : 0);
       peaks +=
           llvm::formatv(" {0:f2} ({1:f2})", (state + activations) / 1e6, activations / 1e6).str();
     }

@@ -17,91 +17,26 @@
 //===----------------------------------------------------------------------===//
 #include "driver/TimeStages.h"
 
+#include "driver/TimingSupport.h"
+
 #include "codegen/StageModule.h"
 #include "frontend/ModelImpl.h"
 #include "ir/Diagnostics.h"
 #include "support/ErrorText.h"
 #include "support/MemoryCounter.h"
 
-#include <ATen/Parallel.h>
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/csrc/jit/runtime/graph_executor.h>
 
 #include <algorithm>
-#include <chrono>
+#include <optional>
 #include <unordered_set>
 
 using namespace ppc;
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-double msSince(Clock::time_point start) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-}
-
-/// A copy that shares no mutable state with `v`: tensors cloned, tuples,
-/// lists and dicts rebuilt around copies of their elements.
-c10::IValue deepCopy(const c10::IValue &v) {
-  if (v.isTensor())
-    return v.toTensor().clone();
-  if (v.isTuple()) {
-    std::vector<c10::IValue> items;
-    for (const c10::IValue &e : v.toTupleRef().elements())
-      items.push_back(deepCopy(e));
-    return c10::ivalue::Tuple::create(std::move(items));
-  }
-  if (v.isList()) {
-    c10::impl::GenericList list = v.toList();
-    c10::impl::GenericList copy(list.elementType());
-    for (const c10::IValue &e : list.vec())
-      copy.push_back(deepCopy(e));
-    return copy;
-  }
-  if (v.isGenericDict()) {
-    c10::impl::GenericDict dict = v.toGenericDict();
-    c10::impl::GenericDict copy(dict.keyType(), dict.valueType());
-    for (const auto &entry : dict)
-      copy.insert(deepCopy(entry.key()), deepCopy(entry.value()));
-    return copy;
-  }
-  return v;
-}
-
-/// `v` with every floating-point tensor replaced by a leaf that requires
-/// grad, as pprun's training forward receives values from other stages.
-c10::IValue asGradLeaves(const c10::IValue &v) {
-  if (v.isTensor()) {
-    at::Tensor t = v.toTensor();
-    return t.is_floating_point() ? t.detach().requires_grad_(true) : t;
-  }
-  if (v.isTuple()) {
-    std::vector<c10::IValue> items;
-    for (const c10::IValue &e : v.toTupleRef().elements())
-      items.push_back(asGradLeaves(e));
-    return c10::ivalue::Tuple::create(std::move(items));
-  }
-  return v;
-}
-
-void differentiableLeaves(const c10::IValue &v, std::vector<at::Tensor> &out) {
-  if (v.isTensor() && v.toTensor().requires_grad())
-    out.push_back(v.toTensor());
-  else if (v.isTuple())
-    for (const c10::IValue &e : v.toTupleRef().elements())
-      differentiableLeaves(e, out);
-  else if (v.isList())
-    for (const c10::IValue &e : v.toList().vec())
-      differentiableLeaves(e, out);
-}
-
 int64_t liveTensorBytes() { return memoryCounterInstalled() ? liveBytes(memoryOwner()) : 0; }
-
-double median(std::vector<double> times) {
-  std::nth_element(times.begin(), times.begin() + times.size() / 2, times.end());
-  return times[times.size() / 2];
-}
 
 /// One stage and the values it runs on.
 class StageRunner {
@@ -117,6 +52,10 @@ public:
   }
 
   StageMeasurement measure(const StageTimingOptions &opts) {
+    // Training parameters require grad, as pprun's trainer makes them.
+    std::optional<ParameterGrads> grads;
+    if (opts.training)
+      grads.emplace(module);
     for (int i = 0; i < 2; ++i)
       once(opts.training);
     StageMeasurement first = once(opts.training);
@@ -124,22 +63,25 @@ public:
     int repeats = std::clamp(int(opts.budgetMs / each), opts.minRepeats, opts.maxRepeats);
     std::vector<double> forward{first.forwardMs}, backward{first.backwardMs};
     for (int r = 1; r < repeats; ++r) {
+      if (grads)
+        grads->clear();
       StageMeasurement m = once(opts.training);
       forward.push_back(m.forwardMs);
       backward.push_back(m.backwardMs);
     }
-    clearGradients();
     // What the forward keeps is the same every run, unlike its time.
     return {median(forward), median(backward), first.activationBytes};
   }
 
 private:
+  /// Copies of the inputs; in training, what comes from other stages as
+  /// gradient leaves, as pprun's forward receives it.
   std::vector<c10::IValue> copies(bool training) const {
+    std::vector<at::Tensor> leaves;
+    DeepCopy plain, asLeaves(&leaves);
     std::vector<c10::IValue> args;
-    for (size_t i = 0; i < inputs.size(); ++i) {
-      c10::IValue v = deepCopy(inputs[i]);
-      args.push_back(training && received[i] ? asGradLeaves(v) : v);
-    }
+    for (size_t i = 0; i < inputs.size(); ++i)
+      args.push_back(training && received[i] ? asLeaves(inputs[i]) : plain(inputs[i]));
     return args;
   }
 
@@ -157,7 +99,7 @@ private:
     if (memoryCounterInstalled())
       m.activationBytes = double(liveTensorBytes() - liveBefore);
     std::vector<at::Tensor> roots;
-    differentiableLeaves(out, roots);
+    differentiable(out, roots);
     if (roots.empty())
       return m;
     std::vector<at::Tensor> grads;
@@ -169,26 +111,9 @@ private:
     return m;
   }
 
-  /// The stage shares parameters with the loaded model, which emits them.
-  void clearGradients() {
-    for (at::Tensor p : module.parameters())
-      if (p.grad().defined())
-        p.mutable_grad().reset();
-  }
-
   torch::jit::Module module;
   std::vector<c10::IValue> inputs;
   std::vector<bool> received; // from another stage, not a model input
-};
-
-/// Sets the intra-op thread count for its lifetime.
-class IntraOpThreads {
-public:
-  explicit IntraOpThreads(int n) : saved(at::get_num_threads()) { at::set_num_threads(n); }
-  ~IntraOpThreads() { at::set_num_threads(saved); }
-
-private:
-  int saved;
 };
 
 std::vector<OpRange> stageRanges(const Graph &g, const std::vector<unsigned> &positions) {

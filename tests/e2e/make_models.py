@@ -370,6 +370,9 @@ MODELS = {
              ("encoder.layers.encoder_layer_0.self_attention:end", 2)]),
 }
 MODELS["densenet121"][3].append(("auto:4", 4))
+# Every model is also planned automatically into 2, 3 and 4 stages, each plan checked exact.
+for _, _, _, _splits in MODELS.values():
+    _splits += [(f"auto:{n}", n) for n in (2, 3, 4) if (f"auto:{n}", n) not in _splits]
 
 
 def export(name, kind, outdir):
