@@ -20,7 +20,7 @@ Everything at one intra-op thread, with pprun's host memory settings (freed memo
 - brute: the model's block units (ResNet-50 bottlenecks, DenseNet-121 groups of three dense
   layers and the transitions, ConvNeXt-tiny blocks and downsamplers, Inception-v3 top-level
   children, U-Net top-level children, GPT-2 blocks; stem and head units at the ends) compiled
-  one stage per unit with --split and timed as above; every grouping into S contiguous groups
+  one stage per unit with --split and timed as above; every grouping into S = 4 contiguous groups
   scored by its summed slowest group; the best 3 compiled with --split and measured for real;
   brute = the least measured slowest stage of those. The --stages S plan, the equal-unit-count
   split (uniform) and the 3 candidates are measured in interleaved rounds (the median over
@@ -496,7 +496,7 @@ for name in MODELS:
         continue
     for stages in (3, 4) if "spread" in ONLY else ():
         guarded("spread", name, stages, spread, s, stages)
-    for stages in ((4,) if args.quick else (4, 3)) if "brute" in ONLY else ():
+    for stages in (4,) if "brute" in ONLY else ():
         guarded("brute", name, stages, brute, s, stages)
     if "train" in ONLY and name in ("gpt2", "resnet50", "convnext_tiny"):
         for stages in (2, 4):

@@ -24,6 +24,7 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <map>
 
@@ -290,18 +291,24 @@ std::string megabytes(double bytes) {
   return text;
 }
 
+/// The smallest tenth of a MB at or above `bytes`, as --max-stage-mb takes it.
+std::string boundAbove(double bytes) {
+  std::string text;
+  llvm::raw_string_ostream(text) << llvm::format("%.1f", std::ceil(bytes / 1e5) / 10);
+  return text;
+}
+
 [[noreturn]] void reportMemoryCap(const CostTables &t, const std::vector<unsigned> &pos,
                                   const std::vector<bool> &isFixed, const PartitionOptions &opts) {
   bool mayRecompute = opts.recompute != Recompute::None;
   Solution fit = solve(t, pos, isFixed, opts.stages, [&](const StageCost &c, int k) {
     return memoryBytes(c, k, opts.stages, opts, mayRecompute);
   });
-  throw CompileError("no split into " + std::to_string(opts.stages) +
-                         " stages fits the memory cap of " + megabytes(opts.maxStageBytes) +
-                         " per stage: the best needs " + megabytes(fit.slowest) +
-                         " in its largest stage",
-                     "raise --max-stage-mb to at least " +
-                         std::to_string(int64_t(fit.slowest / 1e6) + 1) + ", or use more stages");
+  throw CompileError(
+      "no split into " + std::to_string(opts.stages) + " stages fits the memory cap of " +
+          megabytes(opts.maxStageBytes) + " per stage: the best needs " + megabytes(fit.slowest) +
+          " in its largest stage",
+      "raise --max-stage-mb to at least " + boundAbove(fit.slowest) + ", or use more stages");
 }
 
 } // namespace

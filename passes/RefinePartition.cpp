@@ -6,7 +6,9 @@
 // boundary mixes the factors of the stages it takes ops from. Rounds stop
 // when a plan comes back: choosing again on costs that reproduce a plan's
 // measurements returns it unless another is predicted faster, so a plan that
-// agrees with its measurement and is still the best on them ends the loop. The best measured
+// agrees with its measurement and is still the best on them ends the loop.
+// Plans within 2% of the fastest measured slowest stage count as tied (that
+// is the noise of timing on a shared machine), and the evenest of them wins. The best measured
 // round is applied last, so the costs pipeline.json records are its stages'.
 //
 //===----------------------------------------------------------------------===//
@@ -19,6 +21,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <map>
 
 using namespace ppc;
@@ -76,6 +79,38 @@ void applyMeasurements(Graph &g, const RefineRound &round, bool training) {
   }
 }
 
+double sumOfSquares(const RefineRound &round, bool training) {
+  double sum = 0;
+  for (size_t k = 0; k < round.measured.size(); ++k) {
+    double w = round.measured[k].forwardMs + (training ? round.measured[k].backwardMs : 0) +
+               round.predicted[k].commMs;
+    sum += w * w;
+  }
+  return sum;
+}
+
+/// The round with the fastest measured slowest stage; among those within
+/// the noise of it (an indivisible head or embedding makes many plans tie on
+/// the slowest stage), the one whose stages are evenest.
+size_t chooseRound(const std::vector<RefineRound> &rounds, bool training) {
+  constexpr double kNoise = 0.02;
+  double fastest = std::numeric_limits<double>::infinity();
+  for (const RefineRound &r : rounds)
+    fastest = std::min(fastest, r.measuredSlowestMs);
+  size_t chosen = 0;
+  double evenest = std::numeric_limits<double>::infinity();
+  for (size_t i = 0; i < rounds.size(); ++i) {
+    if (rounds[i].measuredSlowestMs > fastest * (1 + kNoise))
+      continue;
+    double spread = sumOfSquares(rounds[i], training);
+    if (spread < evenest) {
+      evenest = spread;
+      chosen = i;
+    }
+  }
+  return chosen;
+}
+
 } // namespace
 
 bool RefineRound::converged(double tolerance) const {
@@ -105,10 +140,7 @@ RefineResult ppc::refinePartition(Graph &g, const PartitionOptions &opts,
     // Agreement alone does not stop: on the corrected costs another plan
     // may be faster still, and if none is, the same plan comes back.
   }
-  auto fastest = std::min_element(result.rounds.begin(), result.rounds.end(),
-                                  [](const RefineRound &a, const RefineRound &b) {
-                                    return a.measuredSlowestMs < b.measuredSlowestMs;
-                                  });
+  auto fastest = result.rounds.begin() + chooseRound(result.rounds, opts.training);
   result.chosen = size_t(fastest - result.rounds.begin());
   applyMeasurements(g, *fastest, opts.training);
   // The chosen round's cuts, named as the partitioner names them.

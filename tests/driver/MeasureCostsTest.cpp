@@ -40,7 +40,10 @@ loadModel(const std::string &name,
   for (const auto &[attr, m] : layers)
     root.register_module(attr, m);
   root.define(forward);
-  std::string dir = ::testing::TempDir();
+  // ctest runs each case in a process of its own, several at once: one file each.
+  std::string dir =
+      ::testing::TempDir() + "/" + ::testing::UnitTest::GetInstance()->current_test_info()->name();
+  std::filesystem::create_directories(dir);
   std::string file = dir + "/" + name + ".pt", io = dir + "/" + name + ".io.pt";
   root.save(file);
   writeTorchSave(io, c10::ivalue::Tuple::create({torch::randn({4, 8})}));

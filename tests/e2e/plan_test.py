@@ -41,48 +41,60 @@ def stages_of(out):
 
 
 model = os.path.join(FIXTURES, "unet_script.pt")
-io = os.path.join(FIXTURES, "unet_script.io.pt")
+# The fixture's images are 16x16; at 64x64 the activations outweigh the parameters, so that
+# recomputation matters to the memory bound.
+images = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(2))
+io = os.path.join(OUT, "example.io.pt")
+torch.save({"inputs": (images,)}, io)
+
+
+def smallest_bound(extra):
+    """The --max-stage-mb an impossible cap's refusal names, and whether it wrote nothing."""
+    out = os.path.join(OUT, "refused")
+    proc = run([PPC, model, "--stages", "3", "--example-inputs", io, "--for", "train",
+                "--max-stage-mb", "0.01", "-o", out] + extra)
+    bound = re.search(r"--max-stage-mb to at least ([\d.]+)", proc.stderr)
+    return (float(bound.group(1)) if proc.returncode != 0 and bound else None,
+            not os.path.exists(out), proc.stderr[-400:])
+
 
 # --for train: measured backward and a predicted peak per stage.
 plain, proc = compile_plan("train", model, io, [])
 checks.report("--for train compiles", proc.returncode == 0, proc.stderr[-400:])
-if proc.returncode == 0:
-    costs = [s["cost"] for s in stages_of(plain)]
-    checks.report("pipeline.json: backward_ms and memory_bytes per stage",
-                  all(c.get("backward_ms", 0) > 0 and c.get("memory_bytes", 0) > 0 for c in costs),
-                  str(costs))
-    checks.report("--print-plan: forward and backward columns and the refinement rounds",
-                  "backward ms" in proc.stdout and "refinement" in proc.stdout, proc.stdout[-600:])
-    memory = [c["memory_bytes"] for c in costs]
+costs = [s["cost"] for s in stages_of(plain)] if proc.returncode == 0 else []
+checks.report("pipeline.json: backward_ms and memory_bytes per stage",
+              costs and all(c.get("backward_ms", 0) > 0 and c.get("memory_bytes", 0) > 0
+                            for c in costs), str(costs))
+checks.report("--print-plan: forward and backward columns and the refinement rounds",
+              "backward ms" in proc.stdout and "refinement" in proc.stdout, proc.stdout[-600:])
 
-    # A cap below every partition's largest stage: refused, with the bound that fits.
-    refused = run([PPC, model, "--stages", "3", "--example-inputs", io, "--for", "train",
-                   "--max-stage-mb", "0.01", "-o", os.path.join(OUT, "refused")])
-    bound = re.search(r"--max-stage-mb to at least (\d+)", refused.stderr)
-    checks.report("an impossible cap is refused, naming a bound",
-                  refused.returncode != 0 and bound is not None
-                  and not os.path.exists(os.path.join(OUT, "refused")), refused.stderr[-400:])
-    if bound:
-        fits, proc = compile_plan("fits", model, io, ["--max-stage-mb", bound.group(1)])
-        checks.report(f"the bound it names ({bound.group(1)} MB) compiles", proc.returncode == 0,
-                      proc.stderr[-400:])
-
-    # --recompute auto under a cap that the largest stage meets only by recomputing.
-    auto_dir, proc = compile_plan("auto", model, io, [
-        "--recompute", "auto", "--max-stage-mb", f"{max(memory) * 0.9 / 1e6:.3f}"])
-    checks.report("--recompute auto compiles under a cap below the plain plan's peak",
+# A cap below every partition's largest stage: refused, naming the bound that fits.
+keep, nothing_written, detail = smallest_bound([])
+checks.report("an impossible cap is refused, naming a bound, writing nothing",
+              keep is not None and nothing_written, detail)
+recompute, _, detail = smallest_bound(["--recompute", "auto"])
+checks.report("with --recompute auto the smallest bound is lower",
+              keep is not None and recompute is not None and recompute < keep,
+              f"{recompute} against {keep} MB; {detail}")
+if keep is not None:
+    _, proc = compile_plan("fits", model, io, ["--max-stage-mb", str(keep)])
+    checks.report(f"the bound it names ({keep} MB) compiles", proc.returncode == 0,
+                  proc.stderr[-400:])
+if recompute is not None and keep is not None and recompute < keep:
+    # Under a cap that no plan meets without recomputation.
+    auto_dir, proc = compile_plan("auto", model, io,
+                                  ["--recompute", "auto", "--max-stage-mb", str(recompute)])
+    checks.report("--recompute auto compiles under a cap only recomputation meets",
                   proc.returncode == 0, proc.stderr[-400:])
     if proc.returncode == 0:
         flags = [s.get("recompute", False) for s in stages_of(auto_dir)]
-        checks.report("some stages recompute, not all of them", any(flags) and not all(flags),
-                      str(flags))
-        checks.report("--print-plan marks them", "(recomputes)" in proc.stdout, proc.stdout[-600:])
-        images = torch.load(io)["inputs"][0].repeat(4, 1, 1, 1)
+        checks.report("stages recompute", any(flags), str(flags))
+        checks.report("--print-plan marks them", "(recomputes)" in proc.stdout,
+                      proc.stdout[-600:])
         batch = os.path.join(OUT, "batch.io.pt")
-        torch.save({"inputs": (images,)}, batch)
+        torch.save({"inputs": (images.repeat(4, 1, 1, 1),)}, batch)
         targets = os.path.join(OUT, "targets.pt")
-        torch.save(torch.randn(images.shape[0], 2, *images.shape[2:],
-                               generator=torch.Generator().manual_seed(3)), targets)
+        torch.save(torch.randn(4, 2, 64, 64, generator=torch.Generator().manual_seed(3)), targets)
         grads = {}
         for mode, extra in (("manifest", []), ("none", ["--recompute", "none"])):
             gfile = os.path.join(OUT, f"grads_{mode}.pt")

@@ -395,10 +395,12 @@ TEST(Partitioner, UnmeetableMemoryCapNamesTheSmallestThatFits) {
   auto g = chain();
   PartitionOptions opts;
   opts.maxStageBytes = 1e6;
-  // The best split, c:begin, needs 2 MB of c.w plus one 4 kB activation.
+  // The best split, c:begin, needs 2 MB of c.w, its 4 kB input and activation,
+  // and the 4 kB model output of each of 8 microbatches: 2.040 MB.
   EXPECT_EQ(diagnose([&] { choosePartition(*g, opts); }),
             "no split into 2 stages fits the memory cap of 1.0 MB per stage: the best needs "
-            "2.0 MB in its largest stage | raise --max-stage-mb to at least 3, or use more stages");
+            "2.0 MB in its largest stage | raise --max-stage-mb to at least 2.1, or use more "
+            "stages");
 }
 
 TEST(Partitioner, UserSplitKeepsItsName) {
