@@ -79,23 +79,28 @@ struct GradGraph {
 };
 
 GradGraph::GradGraph(const std::vector<Edge> &roots) {
-  std::vector<std::pair<Node *, size_t>> stack; // iterative DFS, post-order
+  // Iterative DFS, post-order. A node counts as seen once pushed, so the stack
+  // must always be one path: a root pushed before an earlier root's graph is
+  // done could be met below it, skipped as seen, and numbered after its
+  // parents (a stage output that later ops of the stage also read).
+  std::vector<std::pair<Node *, size_t>> stack;
   auto visit = [&](const Edge &e) {
     if (e.function && ids.try_emplace(e.function.get(), -1).second)
       stack.push_back({e.function.get(), 0});
   };
-  for (const Edge &e : roots)
-    visit(e);
-  while (!stack.empty()) {
-    Node *n = stack.back().first;
-    size_t next = stack.back().second++;
-    if (next < n->num_outputs()) {
-      visit(n->next_edge(next));
-      continue;
+  for (const Edge &root : roots) {
+    visit(root);
+    while (!stack.empty()) {
+      Node *n = stack.back().first;
+      size_t next = stack.back().second++;
+      if (next < n->num_outputs()) {
+        visit(n->next_edge(next));
+        continue;
+      }
+      ids[n] = int(nodes.size());
+      nodes.push_back(n);
+      stack.pop_back();
     }
-    ids[n] = int(nodes.size());
-    nodes.push_back(n);
-    stack.pop_back();
   }
   children.resize(nodes.size());
   for (size_t i = 0; i < nodes.size(); ++i)

@@ -109,6 +109,61 @@ TEST(SplitBackward, GradientsAccumulateAcrossMicrobatches) {
     EXPECT_TRUE(torch::allclose(params[i].grad(), want[i], 1e-5, 1e-6)) << "parameter " << i;
 }
 
+/// Two outputs, the first also read by the ops that make the second, as a
+/// stage cut after a residual block's relu but inside the next block is:
+/// `identity` is a root and an interior node of the other root's graph.
+struct TwoOutputs {
+  torch::nn::BatchNorm1d norm0{8}, norm1{16};
+  torch::nn::Linear up{8, 16}, down{16, 8};
+
+  TwoOutputs() {
+    norm0->eval();
+    norm1->eval();
+  }
+  std::vector<at::Tensor> parameters() {
+    std::vector<at::Tensor> out;
+    for (auto *m :
+         std::initializer_list<torch::nn::Module *>{norm0.get(), norm1.get(), up.get(), down.get()})
+      for (const at::Tensor &p : m->parameters())
+        out.push_back(p);
+    return out;
+  }
+  std::vector<at::Tensor> forward(const at::Tensor &x) {
+    at::Tensor identity = torch::relu(norm0(x));
+    return {identity, down(torch::relu(norm1(up(identity))))};
+  }
+};
+
+TEST(SplitBackward, RootThatIsAlsoInteriorIsSplitOnce) {
+  torch::manual_seed(2);
+  TwoOutputs model;
+  at::Tensor x = torch::randn({4, 8});
+  std::vector<at::Tensor> outGrads = {torch::randn({4, 8}), torch::randn({4, 8})};
+  std::vector<at::Tensor> params = model.parameters();
+
+  at::Tensor fusedIn = x.clone().requires_grad_(true);
+  torch::autograd::backward(model.forward(fusedIn), outGrads);
+  at::Tensor wantIn = fusedIn.grad().clone();
+  std::vector<at::Tensor> want;
+  for (const at::Tensor &p : params) {
+    want.push_back(p.grad().clone());
+    p.mutable_grad() = at::Tensor();
+  }
+
+  at::Tensor in = x.clone().requires_grad_(true);
+  std::shared_ptr<WeightFrontier> frontier;
+  std::vector<at::Tensor> inputGrads =
+      backwardInput(model.forward(in), outGrads, {in}, params, frontier);
+  ASSERT_EQ(inputGrads.size(), 1u);
+  EXPECT_TRUE(torch::allclose(inputGrads[0], wantIn, 1e-6, 1e-6));
+  for (const at::Tensor &p : params)
+    EXPECT_EQ(p.grad().defined(), p.dim() <= 1) << "I and W split the parameters wrongly";
+
+  backwardWeight(*frontier); // reruns no node of I, whose saved tensors are freed
+  for (size_t i = 0; i < params.size(); ++i)
+    EXPECT_TRUE(torch::allclose(params[i].grad(), want[i], 1e-5, 1e-6)) << "parameter " << i;
+}
+
 TEST(SplitBackward, NoInputLeavesMeansWIsTheWholeBackward) {
   Block block;
   at::Tensor out = block.forward(torch::randn({2, 8}));
