@@ -12,7 +12,8 @@ Everything at one intra-op thread, with pprun's host memory settings (freed memo
 
 - spread: `ppc --stages S --example-inputs EX --print-plan` for S = 3, 4. Predicted per stage is
   pipeline.json's stages[k].cost.time_ms; measured per stage is the emitted stage alone, plain
-  torch.jit.load, under no_grad, the median of 15 runs after 3 warm-up runs, on the values it
+  torch.jit.load, under no_grad, the median of 15 runs after 3 warm-up runs (and the median of
+  three such passes over all stages), on the values it
   really receives (the stages run in order on the example inputs, each fed by name from the
   manifest). spread = max/min over stages of predicted/measured (target <= 1.10); also the
   measured slowest/fastest stage, the whole model's time, the compile wall time, and the
@@ -323,13 +324,16 @@ def spread(s, stages):
     whole = _whole_ms[s.name]
     d, stdout, wall, passes = compile_plan(s, stages_flags(s, stages))
     plan = Plan(s, d)
-    measured = plan.measure()
+    # ROUNDS passes over all stages, the median per stage: one pass is not precise enough on a
+    # shared machine (the same stage file differed by 40% between two passes of one run).
+    passes_ms = [plan.measure() for _ in range(ROUNDS)]
+    measured = [statistics.median(x) for x in zip(*passes_ms)]
     ratio = [p / m if p is not None else None for p, m in zip(plan.predicted, measured)]
     known = [r for r in ratio if r is not None]
     ref = refinement(stdout)
     emit(bench="spread", model=s.name, stages=stages, splits=plan.splits,
          predicted_ms=r3(plan.predicted), measured_ms=r3(measured),
-         predicted_over_measured=r3(ratio),
+         measured_ms_per_pass=[r3(x) for x in passes_ms], predicted_over_measured=r3(ratio),
          spread=round(max(known) / min(known), 3) if known else None, target=1.10,
          measured_slowest_ms=round(max(measured), 3),
          measured_fastest_ms=round(min(measured), 3),
