@@ -92,7 +92,7 @@ rt::StageSpec stageSpec(const Graph &g, const std::vector<StageCost> &costs, int
   s.parameters = io.parameters;
   s.modules = stageModules(g, k);
   s.cost = stageCost(g, costs[k], k);
-  s.recompute = k < int(g.recompute.size()) && g.recompute[k];
+  s.recompute = g.recomputes(k);
   return s;
 }
 

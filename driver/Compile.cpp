@@ -81,12 +81,6 @@ double linkBandwidth(const CompileOptions &opts) {
 
 /// `--balance`, decided before any work: without shapes only parameters can be balanced.
 Balance chooseBalance(const CompileOptions &opts, bool haveShapes, llvm::raw_ostream &err) {
-  if (opts.purpose != "infer" && opts.purpose != "train")
-    throw CompileError("--for must be infer or train, not '" + opts.purpose + "'");
-  if (opts.optimizer != "sgd" && opts.optimizer != "adam")
-    throw CompileError("--optimizer must be sgd or adam, not '" + opts.optimizer + "'");
-  if (opts.recompute != "none" && opts.recompute != "all" && opts.recompute != "auto")
-    throw CompileError("--recompute must be none, all or auto, not '" + opts.recompute + "'");
   if (opts.balance != "time" && opts.balance != "flops" && opts.balance != "params")
     throw CompileError("--balance must be time, flops or params, not '" + opts.balance + "'");
   if (opts.balance == "params")
@@ -98,6 +92,16 @@ Balance chooseBalance(const CompileOptions &opts, bool haveShapes, llvm::raw_ost
     return Balance::Params;
   }
   return opts.balance == "flops" ? Balance::Flops : Balance::Time;
+}
+
+/// The planner's words, checked before loading: --split alone reads them too.
+void checkPlanWords(const CompileOptions &opts) {
+  if (opts.purpose != "infer" && opts.purpose != "train")
+    throw CompileError("--for must be infer or train, not '" + opts.purpose + "'");
+  if (opts.optimizer != "sgd" && opts.optimizer != "adam")
+    throw CompileError("--optimizer must be sgd or adam, not '" + opts.optimizer + "'");
+  if (opts.recompute != "none" && opts.recompute != "all" && opts.recompute != "auto")
+    throw CompileError("--recompute must be none, all or auto, not '" + opts.recompute + "'");
 }
 
 /// What the partitioner is asked for, from the options.
@@ -128,27 +132,24 @@ std::vector<SplitPoint> planPartition(Model &model, Graph &g, const PartitionOpt
                                       const CompileOptions &opts, llvm::raw_ostream &out,
                                       llvm::raw_ostream &err) {
   std::vector<SplitPoint> chosen = choosePartition(g, po);
-  if (po.balance != Balance::Time || opts.refineRounds <= 0) {
-    if (opts.printPlan)
-      out << formatPlan(g, splitPositions(g, chosen), po);
-    return chosen;
-  }
-  StageTimingOptions timing;
-  timing.training = po.training;
-  RefineOptions refine;
-  refine.maxRounds = opts.refineRounds;
-  try {
-    RefineResult r = refinePartition(g, po, refine, [&](const std::vector<unsigned> &positions) {
-      return timeStages(model, positions, timing);
-    });
-    if (opts.printPlan)
-      out << formatPlan(g, splitPositions(g, r.splits), po) << formatRefinement(r, po.training);
-    return r.splits;
-  } catch (const CompileError &e) {
-    err << "ppc: warning: " << e.what() << "; keeping the plan of the region costs\n";
+  std::string rounds;
+  if (po.balance == Balance::Time && opts.refineRounds > 0) {
+    StageTimingOptions timing;
+    timing.training = po.training;
+    RefineOptions refine;
+    refine.maxRounds = opts.refineRounds;
+    try {
+      RefineResult r = refinePartition(g, po, refine, [&](const std::vector<unsigned> &positions) {
+        return timeStages(model, positions, timing);
+      });
+      chosen = r.splits;
+      rounds = formatRefinement(r, po.training);
+    } catch (const CompileError &e) {
+      err << "ppc: warning: " << e.what() << "; keeping the plan of the region costs\n";
+    }
   }
   if (opts.printPlan)
-    out << formatPlan(g, splitPositions(g, chosen), po);
+    out << formatPlan(g, splitPositions(g, chosen), po) << rounds;
   return chosen;
 }
 
@@ -217,6 +218,7 @@ int ppc::compileModel(const CompileOptions &opts, llvm::raw_ostream &out, llvm::
   if (!opts.outDir.empty())
     checkOutputDirectory(opts.outDir, opts.force);
   std::vector<SplitPoint> splits = userSplits(opts); // bad words fail before loading
+  checkPlanWords(opts);
   if (opts.stages > 0 && opts.stages < int(splits.size()) + 1)
     throw CompileError("--stages " + std::to_string(opts.stages) + " but " +
                            std::to_string(splits.size()) + " split points were given",

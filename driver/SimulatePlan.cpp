@@ -50,10 +50,6 @@ std::string SimulateSpec::memorySchedule() const {
   return schedules.size() == 1 ? schedules.front() : "1f1b";
 }
 
-static bool isRecomputed(const Graph &g, int stage) {
-  return stage < int(g.recompute.size()) && g.recompute[stage];
-}
-
 InFlightFn ppc::inFlightOfSchedule(const SimulateSpec &spec) {
   std::string name = spec.memorySchedule();
   int microbatches = spec.microbatches, ranks = spec.ranks;
@@ -74,9 +70,10 @@ InFlightFn ppc::inFlightOfSchedule(const SimulateSpec &spec) {
         }
         for (double n : sched::simulate(s, unit).peakActivationBytes)
           live.push_back(int(n));
-      } catch (const sched::ScheduleError &) {
-        for (int k = 0; k < stages; ++k) // e.g. interleaved with one stage a rank
-          live.push_back(std::min(stages - k, microbatches));
+      } catch (const sched::ScheduleError &) { // e.g. interleaved with one stage a rank
+        InFlightFn oneFOneB = inFlightFor("1f1b", microbatches);
+        for (int k = 0; k < stages; ++k)
+          live.push_back(oneFOneB(k, stages));
       }
       it = counts->emplace(stages, std::move(live)).first;
     }
@@ -91,7 +88,7 @@ sched::StageCosts ppc::stageCostsForSimulation(const Graph &g, double linkGBps) 
   std::vector<StageCost> stages = stageCosts(g);
   for (size_t k = 0; k < stages.size(); ++k) {
     const StageCost &c = stages[k];
-    bool recomputes = isRecomputed(g, int(k));
+    bool recomputes = g.recomputes(int(k));
     double backward = c.backwardMs > 0 ? c.backwardMs : 2 * c.forwardMs;
     // A recomputing stage keeps only its inputs until its backward re-runs the forward.
     costs.forwardMs.push_back(c.forwardMs);
@@ -131,8 +128,8 @@ void ppc::printSimulation(const Graph &g, const SimulateSpec &spec, const Partit
     std::string peaks;
     for (size_t k = 0; k < sim.peakActivationBytes.size(); ++k) {
       double state = heldBytes(stages[k], po);
-      double activations = sim.peakActivationBytes[k] +
-                           (isRecomputed(g, int(k)) ? keptActivationBytes(stages[k]) : 0);
+      double activations =
+          sim.peakActivationBytes[k] + (g.recomputes(int(k)) ? keptActivationBytes(stages[k]) : 0);
       peaks +=
           llvm::formatv(" {0:f2} ({1:f2})", (state + activations) / 1e6, activations / 1e6).str();
     }

@@ -116,17 +116,6 @@ private:
   std::vector<bool> received; // from another stage, not a model input
 };
 
-std::vector<OpRange> stageRanges(const Graph &g, const std::vector<unsigned> &positions) {
-  std::vector<OpRange> ranges;
-  unsigned begin = 0;
-  for (unsigned p : positions) {
-    ranges.push_back({begin, p});
-    begin = p;
-  }
-  ranges.push_back({begin, unsigned(g.ops().size())});
-  return ranges;
-}
-
 } // namespace
 
 std::vector<StageMeasurement> ppc::timeStages(Model &model, const std::vector<unsigned> &positions,
@@ -143,7 +132,7 @@ std::vector<StageMeasurement> ppc::timeStages(Model &model, const std::vector<un
     env[in] = impl.exampleValues.at(in);
   std::vector<StageMeasurement> measured;
   int id = 0;
-  for (const OpRange &ops : stageRanges(g, positions)) {
+  for (const OpRange &ops : regions(g, positions)) {
     StageInterface io = regionInterface(g, ops);
     std::vector<c10::IValue> inputs;
     std::vector<bool> received;

@@ -87,4 +87,17 @@ void differentiable(const c10::IValue &v, std::vector<at::Tensor> &out) {
       differentiable(entry.value(), out);
 }
 
+std::vector<OpRange> regions(const Graph &g, const std::vector<unsigned> &boundaries) {
+  std::vector<unsigned> cuts(boundaries);
+  cuts.push_back(0);
+  cuts.push_back(g.ops().size());
+  std::sort(cuts.begin(), cuts.end());
+  cuts.erase(std::unique(cuts.begin(), cuts.end()), cuts.end());
+  std::vector<OpRange> out;
+  for (size_t i = 0; i + 1 < cuts.size(); ++i)
+    if (cuts[i] < cuts[i + 1] && cuts[i + 1] <= g.ops().size())
+      out.push_back({cuts[i], cuts[i + 1]});
+  return out;
+}
+
 } // namespace ppc

@@ -1,14 +1,16 @@
 //===- driver/TimingSupport.h - What region and stage timing share -*- C++ -*-===//
 //
 // The pieces that measure-costs (op regions) and refinement (whole stages)
-// both need to run a module the same way many times: deep copies of its
-// inputs, gradient leaves, the differentiable tensors of an output, the
-// parameters made to require grad for a while, one intra-op thread, and the
-// clock.
+// both need to run a module the same way many times: the op ranges to
+// build, deep copies of their inputs, gradient leaves, the differentiable
+// tensors of an output, the parameters made to require grad for a while, one
+// intra-op thread, and the clock.
 //
 //===----------------------------------------------------------------------===//
 #ifndef PPC_DRIVER_TIMINGSUPPORT_H
 #define PPC_DRIVER_TIMINGSUPPORT_H
+
+#include "codegen/StageModule.h"
 
 #include <ATen/Parallel.h>
 #include <torch/script.h>
@@ -51,6 +53,10 @@ std::vector<c10::IValue> copyAll(const std::vector<c10::IValue> &values,
                                  std::vector<at::Tensor> *leaves = nullptr);
 
 double median(std::vector<double> times);
+
+/// The op ranges between consecutive cuts (0 and the op count added), without
+/// empty ones: measure-costs' regions, or a partition's stages.
+std::vector<OpRange> regions(const Graph &g, const std::vector<unsigned> &cuts);
 
 /// The tensors of `v` that need a gradient, in tuples, lists and dicts too.
 void differentiable(const c10::IValue &v, std::vector<at::Tensor> &out);

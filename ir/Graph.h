@@ -195,6 +195,9 @@ public:
   /// Per stage, whether pprun re-runs its forward before its backward
   /// instead of keeping its activations (set by the planner; not in the text).
   std::vector<bool> recompute;
+  bool recomputes(int stage) const {
+    return stage >= 0 && stage < int(recompute.size()) && recompute[stage];
+  }
   /// Per stage, the planner's predicted peak memory in bytes (parameters,
   /// gradients, optimizer state, activations in flight); empty when not planned.
   std::vector<double> stageMemoryBytes;

@@ -318,9 +318,8 @@ double ppc::keptActivationBytes(const StageCost &c) {
 }
 
 double ppc::heldBytes(const StageCost &c, const PartitionOptions &opts) {
-  bool training = opts.stateBytesPerParamByte > 0;
   return c.paramBytes * (1 + opts.stateBytesPerParamByte) + c.outputBytes * opts.microbatches +
-         (training ? c.largestParamBytes : 0);
+         (opts.training ? c.largestParamBytes : 0);
 }
 
 double ppc::opActivationBytes(const Op &op) {

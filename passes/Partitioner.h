@@ -89,23 +89,23 @@ struct StageCost {
   unsigned firstOp = 0, endOp = 0; // ops [firstOp, endOp)
   double forwardMs = 0;
   double backwardMs = 0;
-  double computeMs = 0;        // forward, plus backward when training
-  double commMs = 0;           // boundary bytes in and out at the link bandwidth
-  double paramBytes = 0;       // parameters and buffers its ops read
-  double paramCount = 0;       // their elements
-  double activationBytes = 0;  // tensors its ops produce, views excluded
-  double boundaryBytesOut = 0; // values live across its end
-  double sendBytes = 0;        // values it sends, once per consumer (stageCosts only)
-  double inputBytes = 0;       // values live across its start: what it receives
-  double outputBytes = 0;      // model outputs it computes, per microbatch
-  double lossOutputBytes = 0;  // of them model output 0, which the loss reads
+  double computeMs = 0;         // forward, plus backward when training
+  double commMs = 0;            // boundary bytes in and out at the link bandwidth
+  double paramBytes = 0;        // parameters and buffers its ops read
+  double paramCount = 0;        // their elements
+  double activationBytes = 0;   // tensors its ops produce, views excluded
+  double boundaryBytesOut = 0;  // values live across its end
+  double sendBytes = 0;         // values it sends, once per consumer (stageCosts only)
+  double inputBytes = 0;        // values live across its start: what it receives
+  double outputBytes = 0;       // model outputs it computes, per microbatch
+  double lossOutputBytes = 0;   // of them model output 0, which the loss reads
   double largestParamBytes = 0; // the largest parameter it reads
   /// Parameters with their gradients and optimizer state, plus activations
   /// and received inputs of the microbatches in flight (with recompute, the
   /// inputs in flight and one microbatch's activations; model outputs but
   /// output 0 count once, as held: output 0 stands for the tensor the loss
-  /// saves), the model outputs of every microbatch, and in training the largest parameter's gradient
-  /// once more: autograd makes it before adding it into .grad.
+  /// saves), the model outputs of every microbatch, and in training the largest parameter's
+  /// gradient once more: autograd makes it before adding it into .grad.
   double memoryBytes = 0;
   bool recompute = false; // decided by PartitionOptions::recompute
   double totalMs() const { return computeMs + commMs; }

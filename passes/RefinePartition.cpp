@@ -8,13 +8,12 @@
 // measurements returns it unless another is predicted faster, so a plan that
 // agrees with its measurement and is still the best on them ends the loop.
 // Plans within 2% of the fastest measured slowest stage count as tied (that
-// is the noise of timing on a shared machine), and the evenest of them wins. The best measured
-// round is applied last, so the costs pipeline.json records are its stages'.
+// is the noise of timing on a shared machine), and the evenest of them wins.
+// The chosen round is applied last, so the costs pipeline.json records are
+// its stages'.
 //
 //===----------------------------------------------------------------------===//
 #include "passes/RefinePartition.h"
-
-#include "passes/PlaceSplits.h"
 
 #include "llvm/Support/Format.h"
 #include "llvm/Support/raw_ostream.h"
@@ -22,7 +21,6 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <map>
 
 using namespace ppc;
 
@@ -130,6 +128,7 @@ RefineResult ppc::refinePartition(Graph &g, const PartitionOptions &opts,
     if (seen)
       break;
     RefineRound round;
+    round.splits = std::move(splits);
     round.positions = positions;
     round.predicted = partitionCosts(g, positions, opts);
     round.measured = measure(positions);
@@ -143,14 +142,7 @@ RefineResult ppc::refinePartition(Graph &g, const PartitionOptions &opts,
   auto fastest = result.rounds.begin() + chooseRound(result.rounds, opts.training);
   result.chosen = size_t(fastest - result.rounds.begin());
   applyMeasurements(g, *fastest, opts.training);
-  // The chosen round's cuts, named as the partitioner names them.
-  std::map<unsigned, SplitPoint> names;
-  for (const Candidate &c : splitCandidates(g))
-    names.insert({c.position, c.name});
-  for (const SplitPoint &s : opts.fixedSplits)
-    names[splitPosition(g, s)] = s;
-  for (unsigned p : fastest->positions)
-    result.splits.push_back(names.at(p));
+  result.splits = fastest->splits;
   return result;
 }
 

@@ -45,7 +45,8 @@ struct RefineOptions {
 
 /// One measured partition.
 struct RefineRound {
-  std::vector<unsigned> positions;
+  std::vector<SplitPoint> splits;   // as the partitioner names them
+  std::vector<unsigned> positions;  // their op indices
   std::vector<StageCost> predicted; // before this round's measurement corrected the costs
   std::vector<StageMeasurement> measured;
   double predictedSlowestMs = 0;

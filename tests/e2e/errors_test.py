@@ -70,6 +70,9 @@ with tempfile.TemporaryDirectory() as tmp:
                  [GPT2, "--stages", "3", "--example-inputs", os.path.join(DATA, "gpt2-tiny-lm.io.pt"),
                   "--balance", "flops", "--max-stage-mb", "1.5", "--simulate", "gpipe:M=8",
                   "-o", out], "fits the memory cap of 1.5 MB", out)
+    expect_error("bad --recompute with user splits",
+                 [GPT2, "--split", "transformer.h.1:begin", "--recompute", "some", "-o", out],
+                 "--recompute must be none, all or auto, not 'some'", out)
     expect_error("more splits than stages",
                  [GPT2, "--split", "transformer.h.1:begin,transformer.h.2:begin", "--stages", "2",
                   "-o", out], "split points were given", out)
