@@ -136,6 +136,8 @@ std::vector<SplitPoint> planPartition(Model &model, Graph &g, const PartitionOpt
   if (po.balance == Balance::Time && opts.refineRounds > 0) {
     StageTimingOptions timing;
     timing.training = po.training;
+    // Zero-bubble ranks run split backwards, whose I and W the plan shows.
+    timing.splitBackward = parseSimulateSpec(opts.simulate).memorySchedule() == "zero-bubble";
     RefineOptions refine;
     refine.maxRounds = opts.refineRounds;
     try {

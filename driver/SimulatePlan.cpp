@@ -1,8 +1,10 @@
 //===- driver/SimulatePlan.cpp - `ppc --simulate SCHEDULE:M=8` ------------===//
 //
 // Predicts how a schedule will run before anything is launched: per-stage
-// forward times from the op costs (measured or analytic), backward as twice
-// the forward (the usual ratio for matmul-bound layers), transfers from the
+// forward times from the op costs (measured or analytic), backward as
+// measured (with `--for train`) or twice the forward (the usual ratio for
+// matmul-bound layers), split into zero-bubble's I and W as measured (with
+// `--simulate zero-bubble`) or in halves, transfers from the
 // bytes each stage sends (once per consumer) at the link bandwidth, and the
 // activation bytes its ops produce per microbatch, all from stageCosts();
 // then runs the same schedule generators and simulator that pprun uses.
@@ -95,8 +97,10 @@ sched::StageCosts ppc::stageCostsForSimulation(const Graph &g, double linkGBps) 
     costs.sendMs.push_back(c.sendBytes / (linkGBps * 1e9) * 1e3);
     costs.activationBytes.push_back(c.inputBytes + (recomputes ? 0 : keptActivationBytes(c)));
     costs.backwardMs.push_back(backward);
-    costs.inputGradMs.push_back(backward / 2);
-    costs.weightGradMs.push_back(backward / 2);
+    // I and W as measured where the stages were timed with a split backward.
+    double inputGrad = c.inputGradMs >= 0 ? c.inputGradMs : backward / 2;
+    costs.inputGradMs.push_back(inputGrad);
+    costs.weightGradMs.push_back(backward - inputGrad);
   }
   return costs;
 }

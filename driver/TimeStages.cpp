@@ -12,7 +12,9 @@
 // deep copies. Two warm-up runs let the executor profile and optimize; then
 // the median of a number of runs that fits the time budget. In training the
 // allocator's counter (support/MemoryCounter.h) gives the bytes a forward
-// keeps until its backward.
+// keeps until its backward. For zero-bubble the graph optimizer is off, as on
+// pprun's ranks that split backwards, and I is timed in runs of its own that
+// take the gradients of the received inputs alone; W is the rest of B.
 //
 //===----------------------------------------------------------------------===//
 #include "driver/TimeStages.h"
@@ -56,28 +58,31 @@ public:
     std::optional<ParameterGrads> grads;
     if (opts.training)
       grads.emplace(module);
+    Run run = opts.training ? Run::Backward : Run::Forward;
     for (int i = 0; i < 2; ++i)
-      once(opts.training);
-    StageMeasurement first = once(opts.training);
+      once(run);
+    StageMeasurement first = once(run);
     double each = std::max(first.forwardMs + first.backwardMs, 1e-3);
     int repeats = std::clamp(int(opts.budgetMs / each), opts.minRepeats, opts.maxRepeats);
     std::vector<double> forward{first.forwardMs}, backward{first.backwardMs};
     for (int r = 1; r < repeats; ++r) {
       if (grads)
         grads->clear();
-      StageMeasurement m = once(opts.training);
+      StageMeasurement m = once(run);
       forward.push_back(m.forwardMs);
       backward.push_back(m.backwardMs);
     }
     // What the forward keeps is the same every run, unlike its time.
-    return {median(forward), median(backward), first.activationBytes};
+    StageMeasurement result{median(forward), median(backward), first.activationBytes};
+    if (opts.training && opts.splitBackward)
+      result.inputGradMs = std::min(result.backwardMs, medianInputGradMs(opts.minRepeats));
+    return result;
   }
 
 private:
   /// Copies of the inputs; in training, what comes from other stages as
   /// gradient leaves, as pprun's forward receives it.
-  std::vector<c10::IValue> copies(bool training) const {
-    std::vector<at::Tensor> leaves;
+  std::vector<c10::IValue> copies(bool training, std::vector<at::Tensor> &leaves) const {
     DeepCopy plain, asLeaves(&leaves);
     std::vector<c10::IValue> args;
     for (size_t i = 0; i < inputs.size(); ++i)
@@ -85,8 +90,21 @@ private:
     return args;
   }
 
-  StageMeasurement once(bool training) {
-    std::vector<c10::IValue> args = copies(training);
+  enum class Run { Forward, Backward, InputGrads };
+
+  /// I alone: the gradients of the received inputs (none on a first stage).
+  double medianInputGradMs(int repeats) {
+    std::vector<double> times;
+    for (int r = 0; r < repeats + 1; ++r) // one warm-up for the new backward
+      times.push_back(once(Run::InputGrads).backwardMs);
+    times.erase(times.begin());
+    return median(times);
+  }
+
+  StageMeasurement once(Run run) {
+    bool training = run != Run::Forward;
+    std::vector<at::Tensor> leaves;
+    std::vector<c10::IValue> args = copies(training, leaves);
     torch::AutoGradMode gradMode(training);
     int64_t liveBefore = liveTensorBytes();
     auto start = Clock::now();
@@ -105,8 +123,14 @@ private:
     std::vector<at::Tensor> grads;
     for (const at::Tensor &r : roots)
       grads.push_back(torch::ones_like(r));
+    if (run == Run::InputGrads && leaves.empty())
+      return m;
     start = Clock::now();
-    torch::autograd::backward(roots, grads);
+    if (run == Run::InputGrads)
+      torch::autograd::grad(roots, leaves, grads, /*retain_graph=*/false, /*create_graph=*/false,
+                            /*allow_unused=*/true);
+    else
+      torch::autograd::backward(roots, grads);
     m.backwardMs = msSince(start);
     return m;
   }
@@ -125,7 +149,7 @@ std::vector<StageMeasurement> ppc::timeStages(Model &model, const std::vector<un
   if (impl.exampleValues.empty())
     throw CompileError("timing stages needs example inputs", "pass --example-inputs IO.pt");
   IntraOpThreads oneThread(1);
-  torch::jit::GraphOptimizerEnabledGuard asPprunRuns(true);
+  torch::jit::GraphOptimizerEnabledGuard asPprunRuns(!(opts.training && opts.splitBackward));
   std::unordered_map<const Value *, c10::IValue> env;
   std::unordered_set<const Value *> modelInputs(g.inputs().begin(), g.inputs().end());
   for (const Value *in : g.inputs())

@@ -17,6 +17,10 @@ namespace ppc {
 
 struct StageTimingOptions {
   bool training = false; // forward with autograd, then backward
+  /// Training for zero-bubble: per-op autograd (the executor's optimizer
+  /// off, as pprun runs split backwards) and the input gradients (I) timed
+  /// on their own too.
+  bool splitBackward = false;
   int minRepeats = 5;
   int maxRepeats = 15;
   double budgetMs = 250; // per stage, beyond the warm-up

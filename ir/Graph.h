@@ -77,6 +77,9 @@ struct OpCost {
   double bytes = 0;      // bytes read + written
   double timeMs = 0;     // measured forward
   double backwardMs = 0; // measured backward (--for train); 0 when not measured
+  /// The input-gradient part (zero-bubble's I) of backwardMs, the rest being
+  /// the weight gradients (W); -1 when not measured.
+  double inputGradMs = -1;
   /// Bytes its results keep alive for the backward, as measured; -1 until
   /// measured: then the tensors it creates count.
   double activationBytes = -1;

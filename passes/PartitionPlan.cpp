@@ -53,9 +53,12 @@ std::string ppc::formatPlan(const Graph &g, const std::vector<unsigned> &positio
                             const PartitionOptions &opts) {
   std::vector<StageCost> costs = partitionCosts(g, positions, opts);
   Spans spans = moduleSpans(g);
+  // Zero-bubble's I and W, where the stages were timed with a split backward.
+  bool split = opts.training && !costs.empty() && costs.front().inputGradMs >= 0;
   std::string text;
   llvm::raw_string_ostream os(text);
-  os << "stage" << (opts.training ? "  forward ms  backward ms" : "");
+  os << "stage" << (opts.training ? "  forward ms  backward ms" : "")
+     << (split ? "  (I ms   W ms)" : "");
   os << "  compute ms  comm ms   time ms       params  param MB  activ. MB  memory MB  "
         "sends MB  modules\n";
   double slowest = 0, sum = 0;
@@ -66,6 +69,8 @@ std::string ppc::formatPlan(const Graph &g, const std::vector<unsigned> &positio
     os << llvm::format("%5zu", k);
     if (opts.training)
       os << llvm::format(" %11.3f %12.3f", c.forwardMs, c.backwardMs);
+    if (split)
+      os << llvm::format("  %6.3f %6.3f ", c.inputGradMs, c.backwardMs - c.inputGradMs);
     os << llvm::format(" %11.3f %8.3f %9.3f %12.0f %9.3f %10.3f %10.3f %9.3f  ", c.computeMs,
                        c.commMs, c.totalMs(), c.paramCount, c.paramBytes / 1e6,
                        c.activationBytes / 1e6, c.memoryBytes / 1e6, c.boundaryBytesOut / 1e6)

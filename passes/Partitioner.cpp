@@ -48,6 +48,7 @@ public:
     size_t n = g.ops().size();
     prefixTime.assign(n + 1, 0);
     prefixBackward.assign(n + 1, 0);
+    prefixInputGrad.assign(n + 1, 0);
     prefixActivation.assign(n + 1, 0);
     prefixOutput.assign(n + 1, 0);
     for (const Value *out : g.outputs())
@@ -60,6 +61,11 @@ public:
     for (const auto &op : g.ops()) {
       prefixTime[op->index + 1] = prefixTime[op->index] + opTime(*op);
       prefixBackward[op->index + 1] = prefixBackward[op->index] + opBackwardTime(*op);
+      // Ops not measured split their backward evenly, as the simulator does.
+      prefixInputGrad[op->index + 1] =
+          prefixInputGrad[op->index] +
+          (op->cost.inputGradMs >= 0 ? op->cost.inputGradMs : opBackwardTime(*op) / 2);
+      inputGradMeasured |= op->cost.inputGradMs >= 0;
       prefixActivation[op->index + 1] = prefixActivation[op->index] + opActivationBytes(*op);
     }
     addLiveRanges(g);
@@ -88,6 +94,8 @@ public:
       c.endOp = ends[j];
       c.forwardMs = prefixTime[c.endOp] - prefixTime[a];
       c.backwardMs = prefixBackward[c.endOp] - prefixBackward[a];
+      if (inputGradMeasured)
+        c.inputGradMs = prefixInputGrad[c.endOp] - prefixInputGrad[a];
       c.computeMs = c.forwardMs + (opts.training ? c.backwardMs : 0);
       if (opts.linkGBps > 0)
         c.commMs = (live[a] + live[c.endOp]) / (opts.linkGBps * 1e9) * 1e3;
@@ -158,7 +166,9 @@ private:
   }
 
   const PartitionOptions &opts;
-  std::vector<double> prefixTime, prefixBackward, prefixActivation, prefixOutput, live;
+  std::vector<double> prefixTime, prefixBackward, prefixInputGrad, prefixActivation, prefixOutput,
+      live;
+  bool inputGradMeasured = false;
   std::pair<unsigned, double> lossOutput{~0u, 0}; // defining op, bytes
   std::vector<ParamUse> params;
 };

@@ -89,6 +89,7 @@ struct StageCost {
   unsigned firstOp = 0, endOp = 0; // ops [firstOp, endOp)
   double forwardMs = 0;
   double backwardMs = 0;
+  double inputGradMs = -1;      // I of backwardMs (W is the rest); -1 when not measured
   double computeMs = 0;         // forward, plus backward when training
   double commMs = 0;            // boundary bytes in and out at the link bandwidth
   double paramBytes = 0;        // parameters and buffers its ops read

@@ -65,6 +65,15 @@ void scaleActivations(Graph &g, const StageCost &c, double measured) {
   scaleOps(g, c.firstOp, c.endOp, &OpCost::activationBytes, measured);
 }
 
+/// Splits the backward of stage c's ops into I and W as measured, starting
+/// from halves where none was measured before.
+void scaleInputGrads(Graph &g, const StageCost &c, double measured) {
+  for (unsigned i = c.firstOp; i < c.endOp; ++i)
+    if (g.ops()[i]->cost.inputGradMs < 0)
+      g.ops()[i]->cost.inputGradMs = g.ops()[i]->cost.backwardMs / 2;
+  scaleOps(g, c.firstOp, c.endOp, &OpCost::inputGradMs, measured);
+}
+
 void applyMeasurements(Graph &g, const RefineRound &round, bool training) {
   for (size_t k = 0; k < round.predicted.size(); ++k) {
     const StageCost &c = round.predicted[k];
@@ -74,6 +83,8 @@ void applyMeasurements(Graph &g, const RefineRound &round, bool training) {
       scaleOps(g, c.firstOp, c.endOp, &OpCost::backwardMs, m.backwardMs);
     if (m.activationBytes >= 0)
       scaleActivations(g, c, m.activationBytes);
+    if (training && m.inputGradMs >= 0)
+      scaleInputGrads(g, c, m.inputGradMs);
   }
 }
 

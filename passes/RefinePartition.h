@@ -32,6 +32,9 @@ struct StageMeasurement {
   /// Bytes a training forward keeps alive until its backward (saved tensors
   /// and outputs); -1 when not measured.
   double activationBytes = -1;
+  /// Of backwardMs, the input gradients alone (zero-bubble's I; W is the
+  /// rest); -1 when the backward was not split.
+  double inputGradMs = -1;
 };
 
 /// Measures the stages of the partition cut at `positions` (sorted op indices).

@@ -68,6 +68,18 @@ checks.report("pipeline.json: backward_ms and memory_bytes per stage",
 checks.report("--print-plan: forward and backward columns and the refinement rounds",
               "backward ms" in proc.stdout and "refinement" in proc.stdout, proc.stdout[-600:])
 
+# Zero-bubble: I and W measured apart (as pprun splits backwards), per stage in --print-plan.
+_, proc = compile_plan("train-zb", model, io, ["--simulate", "zero-bubble:M=4"])
+table = proc.stdout.split("imbalance")[0]  # the stage rows, not the refinement's
+rows = re.findall(r"^\s*\d+\s+[\d.]+\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s", table, re.M)
+split = [tuple(float(x) for x in r) for r in rows]
+checks.report("--simulate zero-bubble: --print-plan shows I and W per stage",
+              proc.returncode == 0 and "(I ms   W ms)" in proc.stdout and len(split) == 3,
+              proc.stdout[-800:] + proc.stderr[-300:])
+checks.report("I + W is B; the first stage has no I (it receives no gradients' inputs)",
+              len(split) == 3 and all(abs(i + w - b) < 2e-3 and i > 0 for b, i, w in split[1:])
+              and split[0][1] == 0, str(split))
+
 # A cap below every partition's largest stage: refused, naming the bound that fits.
 keep, nothing_written, detail = smallest_bound([])
 checks.report("an impossible cap is refused, naming a bound, writing nothing",

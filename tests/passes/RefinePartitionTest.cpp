@@ -10,6 +10,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "passes/RefinePartition.h"
+#include "passes/PartitionPlan.h"
 
 #include <gtest/gtest.h>
 
@@ -41,6 +42,7 @@ std::unique_ptr<Graph> chain(const std::vector<double> &predictedMs) {
 struct FakeStages {
   std::vector<double> trueForward, trueBackward;
   std::vector<double> trueActivation = {}; // bytes per op; empty: not measured
+  std::vector<double> trueInputGrad = {};  // I per op; empty: backward not split
   int calls = 0;
 
   std::vector<StageMeasurement> operator()(const std::vector<unsigned> &positions) {
@@ -56,6 +58,8 @@ struct FakeStages {
         m.backwardMs += trueBackward.empty() ? 0 : trueBackward[i];
         if (!trueActivation.empty())
           m.activationBytes = std::max(0.0, m.activationBytes) + trueActivation[i];
+        if (!trueInputGrad.empty())
+          m.inputGradMs = std::max(0.0, m.inputGradMs) + trueInputGrad[i];
       }
       out.push_back(m);
     }
@@ -202,6 +206,25 @@ TEST(RefinePartition, MeasuredActivationsReplaceTheCountOfCreatedTensors) {
   std::vector<StageMeasurement> measured = truth(chosen.positions);
   for (size_t k = 0; k < now.size(); ++k)
     EXPECT_NEAR(now[k].activationBytes, measured[k].activationBytes, 1e-9) << "stage " << k;
+}
+
+TEST(RefinePartition, SplitBackwardsGiveEachStageItsMeasuredInputAndWeightGradients) {
+  // Zero-bubble's I is a different share of B per block (none on the first:
+  // nothing to send back).
+  std::vector<double> predicted(6, 1.0);
+  auto g = chain(predicted);
+  EXPECT_LT(partitionCosts(*g, {3}, options(2, true)).front().inputGradMs, 0);
+  FakeStages truth{predicted, std::vector<double>(6, 2.0), {}, {0, 0.5, 1.5, 0.2, 1.0, 1.8}};
+  RefineResult r = refinePartition(*g, options(2, true), {}, std::ref(truth));
+  const RefineRound &chosen = r.rounds[r.chosen];
+  std::vector<StageCost> now = partitionCosts(*g, chosen.positions, options(2, true));
+  std::vector<StageMeasurement> measured = truth(chosen.positions);
+  for (size_t k = 0; k < now.size(); ++k) {
+    EXPECT_NEAR(now[k].inputGradMs, measured[k].inputGradMs, 1e-9) << "stage " << k;
+    EXPECT_NEAR(now[k].backwardMs, measured[k].backwardMs, 1e-9) << "stage " << k;
+  }
+  PartitionOptions po = options(2, true);
+  EXPECT_NE(formatPlan(*g, chosen.positions, po).find("(I ms   W ms)"), std::string::npos);
 }
 
 } // namespace
