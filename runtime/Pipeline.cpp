@@ -1,14 +1,18 @@
 //===- runtime/Pipeline.cpp - What `pprun` does ---------------------------===//
 //
 // Every rank runs the same rankMain over its Transport: load its stages, run
-// the schedule for each step, sum tied gradients, step the optimizer, and
-// send rank 0 what it needs (outputs, loss, timings). Inputs are checked
+// the schedule for each step, sum tied gradients, take the global gradient
+// norm (and clip), set the step's learning rate, step the optimizer, write
+// checkpoints, and send rank 0 what it needs (outputs, loss, timings). With
+// --data every rank reads each step's batch itself. Inputs are checked
 // against the manifest before any work.
 //
 //===----------------------------------------------------------------------===//
 #include "runtime/Pipeline.h"
 
+#include "runtime/Checkpoint.h"
 #include "runtime/Executor.h"
+#include "runtime/LrSchedule.h"
 #include "runtime/Microbatch.h"
 #include "runtime/Report.h"
 #include "runtime/Training.h"
@@ -40,15 +44,18 @@ namespace {
 struct Job {
   Manifest manifest;
   sched::Schedule schedule;
-  StepData data;
+  StepData data;                            // of every step, without --data
+  std::shared_ptr<const DataSource> source; // with --data
   int64_t batch = 0;
+  int firstStep = 0, endStep = 1; // the steps this invocation runs: [first, end)
+  LrSchedule lr;
 };
 
 void checkInputs(const Manifest &m, const std::vector<c10::IValue> &inputs,
-                 const std::string &file) {
+                 const std::string &origin) {
   if (inputs.size() != m.inputs.size())
-    throw std::runtime_error("the pipeline takes " + std::to_string(m.inputs.size()) +
-                             " inputs, '" + file + "' has " + std::to_string(inputs.size()));
+    throw std::runtime_error("the pipeline takes " + std::to_string(m.inputs.size()) + " inputs, " +
+                             origin + " has " + std::to_string(inputs.size()));
   for (size_t i = 0; i < inputs.size(); ++i) {
     const ModelInput &want = m.inputs[i];
     if (want.type == "Tensor" && !inputs[i].isTensor())
@@ -98,11 +105,70 @@ void pinData(StepData &data, c10::Device device) {
     t = t.pin_memory();
 }
 
+/// One step's microbatches from a whole batch; `origin` names it in errors.
+StepData splitBatch(const Job &job, const PipelineOptions &o,
+                    const std::vector<c10::IValue> &inputs, const at::Tensor &targets,
+                    const std::string &origin, c10::Device device) {
+  checkInputs(job.manifest, inputs, origin);
+  int64_t batch = batchSize(inputs);
+  StepData data;
+  data.inputs = splitMicrobatches(inputs, batch, o.microbatches);
+  if (o.train) {
+    if (!targets.defined() || targets.dim() == 0 || targets.size(0) != batch)
+      throw std::runtime_error("the targets of " + origin +
+                               " must be one tensor with the batch size " + std::to_string(batch) +
+                               " in dim 0");
+    for (auto &mb : splitMicrobatches({targets}, batch, o.microbatches))
+      data.targets.push_back(mb[0].toTensor());
+  }
+  for (const auto &mb : data.inputs)
+    data.shares.push_back(double(batchSize(mb)) / batch);
+  pinData(data, device);
+  return data;
+}
+
+StepData loadStep(const Job &job, const PipelineOptions &o, int step, c10::Device device) {
+  Batch b = job.source->batch(step);
+  return splitBatch(job, o, b.inputs, b.targets, b.origin, device);
+}
+
+/// Refuses a --checkpoint directory that holds something other than a
+/// checkpoint (which the run may replace) unless the run resumes from it.
+void checkCheckpointDir(const PipelineOptions &o) {
+  std::error_code ec;
+  if (o.checkpoint.empty() || !fs::exists(o.checkpoint, ec) || fs::is_empty(o.checkpoint, ec))
+    return;
+  if (!isCheckpoint(o.checkpoint) &&
+      !(o.resume.size() && fs::equivalent(o.resume, o.checkpoint, ec)))
+    throw std::runtime_error("checkpoint directory '" + o.checkpoint +
+                             "' is not empty; choose another --checkpoint path");
+}
+
+/// The step the run goes on from: a checkpoint's, checked against this run.
+int resumeStep(const PipelineOptions &o, int ranks) {
+  if (o.resume.empty())
+    return 0;
+  nlohmann::json state = readTrainerState(o.resume);
+  if (state.value("ranks", -1) != ranks)
+    throw std::runtime_error("checkpoint '" + o.resume + "' was written by " +
+                             std::to_string(state.value("ranks", -1)) + " ranks, this run has " +
+                             std::to_string(ranks) + " (its optimizer state is per rank)");
+  if (state.value("optimizer", "") != o.optimizer)
+    throw std::runtime_error(
+        "checkpoint '" + o.resume + "' holds " + state.value("optimizer", std::string("?")) +
+        " state; resume it with --optimizer " + state.value("optimizer", std::string("?")));
+  int step = state.at("step").get<int>();
+  if (step >= o.steps)
+    throw std::runtime_error("checkpoint '" + o.resume + "' is at step " + std::to_string(step) +
+                             ", not before --steps " + std::to_string(o.steps));
+  return step;
+}
+
 Job prepareJob(const PipelineOptions &o, c10::Device device) {
   Job job;
   if (o.seed >= 0)
     torch::manual_seed(uint64_t(o.seed));
-  job.manifest = readManifest(o.dir);
+  job.manifest = readManifest(o.resume.empty() ? o.dir : o.resume);
   if (!o.recompute.empty())
     for (StageSpec &s : job.manifest.stages)
       s.recompute = o.recompute == "all";
@@ -111,30 +177,46 @@ Job prepareJob(const PipelineOptions &o, c10::Device device) {
   if (stages % ranks != 0)
     throw std::runtime_error(std::to_string(stages) + " stages cannot be placed on " +
                              std::to_string(ranks) + " ranks: S must be a multiple of N");
-  std::error_code ec;
-  if (!o.checkpoint.empty() && fs::exists(o.checkpoint, ec) && !fs::is_empty(o.checkpoint, ec))
-    throw std::runtime_error("checkpoint directory '" + o.checkpoint +
-                             "' is not empty; choose another --checkpoint path");
+  checkCheckpointDir(o);
   for (const StageSpec &s : job.manifest.stages)
-    if (!fs::exists(o.dir + "/" + s.file))
-      throw std::runtime_error("stage file '" + o.dir + "/" + s.file +
+    if (!fs::exists(job.manifest.dir + "/" + s.file))
+      throw std::runtime_error("stage file '" + job.manifest.dir + "/" + s.file +
                                "' is missing; recompile with ppc");
-  std::vector<c10::IValue> inputs = ppc::readSavedValues(o.inputs);
-  checkInputs(job.manifest, inputs, o.inputs);
-  job.batch = batchSize(inputs);
+  job.firstStep = resumeStep(o, ranks);
+  job.endStep = o.stopAfter > 0 ? std::min(o.stopAfter, o.steps) : o.steps;
+  if (job.endStep <= job.firstStep)
+    throw std::runtime_error("--stop-after " + std::to_string(o.stopAfter) +
+                             " is not after the checkpoint's step " +
+                             std::to_string(job.firstStep));
+  job.lr = {o.lrSchedule, o.lr, o.warmup, o.minLr, o.steps};
   job.schedule = makeSchedule(o, stages, ranks);
-  job.data.inputs = splitMicrobatches(inputs, job.batch, o.microbatches);
+  if (!o.data.path.empty()) {
+    job.source = openDataSource(o.data);
+    if (job.source->tokensPerBatch() > 0 && job.manifest.inputs.size() != 1)
+      throw std::runtime_error("--data token file gives one input (token ids); the pipeline "
+                               "takes " +
+                               std::to_string(job.manifest.inputs.size()) +
+                               ": give --data a directory of batch files instead");
+    // The first batch is checked before any rank starts; the others as they come.
+    Batch first = job.source->batch(job.firstStep);
+    splitBatch(job, o, first.inputs, first.targets, first.origin, c10::kCPU);
+    job.batch = batchSize(first.inputs);
+    return job;
+  }
+  std::vector<c10::IValue> inputs = ppc::readSavedValues(o.inputs);
+  checkInputs(job.manifest, inputs, "'" + o.inputs + "'");
+  at::Tensor targets;
   if (o.train) {
-    std::vector<c10::IValue> targets = ppc::readSavedValues(o.targets);
-    if (targets.size() != 1 || !targets[0].isTensor() || targets[0].toTensor().size(0) != job.batch)
+    std::vector<c10::IValue> t = ppc::readSavedValues(o.targets);
+    job.batch = batchSize(inputs);
+    if (t.size() != 1 || !t[0].isTensor() || t[0].toTensor().dim() == 0 ||
+        t[0].toTensor().size(0) != job.batch)
       throw std::runtime_error("--targets must hold one tensor with the batch size " +
                                std::to_string(job.batch) + " in dim 0");
-    for (auto &mb : splitMicrobatches(targets, job.batch, o.microbatches))
-      job.data.targets.push_back(mb[0].toTensor());
+    targets = t[0].toTensor();
   }
-  for (const auto &mb : job.data.inputs)
-    job.data.shares.push_back(double(batchSize(mb)) / job.batch);
-  pinData(job.data, device);
+  job.batch = batchSize(inputs);
+  job.data = splitBatch(job, o, inputs, targets, "'" + o.inputs + "'", device);
   return job;
 }
 
@@ -250,16 +332,43 @@ c10::IValue gatherOutputs(Transport &t, const Job &job, Executor &ex, const Plac
   return c10::ivalue::Tuple::create(std::move(outs));
 }
 
-void printProgress(const PipelineOptions &o, int step, const StepRecord &record) {
+void printProgress(const PipelineOptions &o, const Job &job, int step, const StepRecord &record) {
+  bool last = step + 1 == job.endStep;
   bool tty = isatty(fileno(stderr));
+  bool due = o.logEvery > 0 && (step + 1) % o.logEvery == 0;
   std::ostringstream line;
   line << "pprun: step " << step + 1 << "/" << o.steps << "  " << record.stepMs << " ms";
   if (o.train)
-    line << "  loss " << record.loss;
-  if (tty)
-    std::cerr << "\r" << line.str() << "   " << (step + 1 == o.steps ? "\n" : "") << std::flush;
-  else if (o.train || step + 1 == o.steps)
-    std::cerr << line.str() << "\n";
+    line << "  loss " << record.loss << "  lr " << record.lr << "  grad_norm " << record.gradNorm;
+  int64_t tokens = job.source ? job.source->tokensPerBatch() : 0;
+  double perSec = record.stepMs > 0 ? 1000.0 / record.stepMs : 0;
+  if (tokens > 0)
+    line << "  tokens/s " << int64_t(tokens * perSec);
+  else
+    line << "  samples/s " << job.batch * perSec;
+  if (tty && !due)
+    std::cerr << "\r" << line.str() << "   " << (last ? "\n" : "") << std::flush;
+  else if (due || last)
+    std::cerr << (tty ? "\r" : "") << line.str() << "\n";
+}
+
+/// trainer.json of a checkpoint after `done` steps: what a resume checks
+/// (ranks, optimizer) and the run's other settings, for the record.
+nlohmann::json trainerState(const PipelineOptions &o, const Job &job, int ranks, int done) {
+  return {{"format", "ppc.trainer/1"},
+          {"step", done},
+          {"steps", o.steps},
+          {"ranks", ranks},
+          {"stages", job.manifest.numStages()},
+          {"optimizer", o.optimizer},
+          {"lr", o.lr},
+          {"lr_schedule", o.lrSchedule},
+          {"warmup", o.warmup},
+          {"min_lr", o.minLr},
+          {"clip_grad_norm", o.clipGradNorm},
+          {"microbatches", o.microbatches},
+          {"schedule", o.schedule},
+          {"data", o.data.path}};
 }
 
 /// One rank's whole job on `placement` (its thread already bound); returns
@@ -282,34 +391,52 @@ int rankMain(const PipelineOptions &o, const Job &job, Transport &t, const Place
   LossSpec loss = makeLoss(o.loss);
   Executor ex(job.manifest, t, o.train, loss, placement);
   ex.fillWaits = !o.staticOrder;
-  Trainer trainer(ex, job.manifest, t, o.optimizer, o.lr);
-  RunSummary summary{&job.schedule, job.batch, o.train, {}, 0, {}};
-  for (int step = 0; step < o.steps; ++step) {
+  OptimizerOptions optim{o.optimizer, o.lr, o.weightDecay, o.beta1, o.beta2, o.momentum};
+  Trainer trainer(ex, job.manifest, t, optim);
+  if (!o.resume.empty() && o.train)
+    trainer.loadOptimizer(optimizerFile(o.resume, t.rank()), placement.device);
+  auto checkpoint = [&](int done) {
+    writeCheckpoint(o.checkpoint, job.manifest.dir, trainer, t,
+                    trainerState(o, job, t.worldSize(), done));
+  };
+  RunSummary summary{&job.schedule, job.batch, o.train, {}, 0, {}, {}};
+  for (int step = job.firstStep; step < job.endStep; ++step) {
+    StepData loaded = job.source ? loadStep(job, o, step, placement.device) : StepData();
+    const StepData &data = job.source ? loaded : job.data;
     trainer.zeroGrad();
     stepBarrier(t, step);
     auto start = std::chrono::steady_clock::now();
-    ex.run(job.schedule.ranks[t.rank()], job.data, step, start);
+    ex.run(job.schedule.ranks[t.rank()], data, step, start);
+    StepRecord record;
     if (o.train) {
       trainer.sumTiedGradients(step);
-      if (step == 0 && !o.saveGrads.empty())
+      if (step == job.firstStep && !o.saveGrads.empty())
         trainer.saveGradients(o.saveGrads);
+      record.gradNorm = trainer.gradNorm(step);
+      if (o.clipGradNorm > 0)
+        trainer.clip(record.gradNorm, o.clipGradNorm);
+      record.lr = learningRate(job.lr, step);
+      trainer.setLearningRate(record.lr);
       trainer.step();
     }
     placement.synchronize(); // the step is over when the device's work is
     double endMs =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    StepRecord record;
+    record.index = step;
     gatherStep(t, job, ex, step, endMs, record);
     if (t.rank() == 0) {
-      printProgress(o, step, record);
+      printProgress(o, job, step, record);
       summary.steps.push_back(std::move(record));
     }
+    bool last = step + 1 == job.endStep;
+    if (o.checkpointEvery > 0 && (step + 1) % o.checkpointEvery == 0 && !last)
+      checkpoint(step + 1);
   }
   summary.peakTensorMb = gatherPeaks(t, peakTensorMb(t.rank(), placement.device));
   summary.devices = gatherDevices(t, placement);
   c10::IValue outputs = gatherOutputs(t, job, ex, placement);
   if (!o.checkpoint.empty())
-    trainer.checkpoint(o.checkpoint, o.dir);
+    checkpoint(job.endStep);
   t.flush();
   if (t.rank() != 0)
     return 0;

@@ -9,6 +9,9 @@
 #ifndef PPC_RUNTIME_PIPELINE_H
 #define PPC_RUNTIME_PIPELINE_H
 
+#include "runtime/DataSource.h"
+
+#include <limits>
 #include <string>
 
 namespace ppc::rt {
@@ -25,10 +28,22 @@ struct PipelineOptions {
   bool train = false;
   std::string targets;
   std::string loss = "cross_entropy";
+  DataOptions data; // --data: a batch per step instead of --inputs/--targets
   std::string optimizer = "sgd";
   double lr = 0.01;
+  double weightDecay = std::numeric_limits<double>::quiet_NaN(); // NaN: the optimizer's default
+  double beta1 = std::numeric_limits<double>::quiet_NaN(), beta2 = beta1;
+  double momentum = std::numeric_limits<double>::quiet_NaN();
+  std::string lrSchedule = "constant";
+  int64_t warmup = 0;
+  double minLr = 0;
+  double clipGradNorm = 0; // 0: no clipping
+  int logEvery = 1;
   std::string saveGrads;
   std::string checkpoint;
+  int checkpointEvery = 0; // 0: only at the end
+  std::string resume;      // a checkpoint to load and continue from
+  int stopAfter = 0;       // 0: run to --steps
   std::string trace;
   std::string report;
   bool printSchedule = false;

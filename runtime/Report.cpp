@@ -154,9 +154,14 @@ void ppc::rt::writeReport(const std::string &path, const RunSummary &run) {
     ranks.push_back(rank);
   }
   double bound = stepBoundMs(s, stageWork);
-  json losses = json::array();
-  for (const StepRecord &step : run.steps)
+  json losses = json::array(), perStep = json::array();
+  for (const StepRecord &step : run.steps) {
     losses.push_back(step.loss);
+    json one = {{"step", step.index}, {"step_ms", step.stepMs}};
+    if (run.training)
+      one.update({{"loss", step.loss}, {"lr", step.lr}, {"grad_norm", step.gradNorm}});
+    perStep.push_back(one);
+  }
   json doc = {
       {"schedule", s.name},
       {"stages", s.numStages},
@@ -164,7 +169,11 @@ void ppc::rt::writeReport(const std::string &path, const RunSummary &run) {
       {"microbatches", s.numMicrobatches},
       {"batch", run.batch},
       {"training", run.training},
-      {"steps", run.steps.size()},
+      {"num_steps", run.steps.size()},
+      // One entry per step run: its index (from 0, counting steps before a
+      // resume), time, and when training its loss, learning rate and
+      // gradient norm before clipping.
+      {"steps", perStep},
       {"step_ms", stepMs},
       {"samples_per_s", stepMs > 0 ? run.batch * 1000.0 / stepMs : 0},
       // The pipeline bubble: idle share of the ranks while the schedule runs.

@@ -23,8 +23,11 @@ namespace ppc::rt {
 
 /// Everything rank 0 knows about one step.
 struct StepRecord {
+  int index = 0; // counting steps done before a resume
   double stepMs = 0;
   double loss = 0;
+  double lr = 0;       // training: the rate the optimizer stepped with
+  double gradNorm = 0; // training: the global gradient norm before clipping
   std::vector<std::vector<ActionTiming>> timings;   // per rank, aligned with the schedule
   std::vector<std::vector<TransferSpan>> transfers; // per rank
 };

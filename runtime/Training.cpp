@@ -2,7 +2,9 @@
 //
 // Tied gradients: every holder stage sends its contribution to the group's
 // first holder, which sums them and sends the total back, so every copy
-// takes the same optimizer step from the same value.
+// takes the same optimizer step from the same value. The gradient norm: each
+// rank sums its squares, rank 0 adds them in rank order and sends the total
+// back, so every rank clips by the same factor.
 //
 //===----------------------------------------------------------------------===//
 #include "runtime/Training.h"
@@ -12,6 +14,7 @@
 
 #include <torch/torch.h>
 
+#include <cmath>
 #include <filesystem>
 
 using namespace ppc::rt;
@@ -29,19 +32,105 @@ LossSpec ppc::rt::makeLoss(const std::string &spec) {
   return loss;
 }
 
+static double orDefault(double v, double fallback) { return std::isnan(v) ? fallback : v; }
+
+std::unique_ptr<torch::optim::Optimizer> ppc::rt::makeOptimizer(const OptimizerOptions &o,
+                                                                std::vector<at::Tensor> params) {
+  using namespace torch::optim;
+  std::tuple<double, double> betas{orDefault(o.beta1, 0.9), orDefault(o.beta2, 0.999)};
+  if (o.name == "sgd")
+    return std::make_unique<SGD>(params, SGDOptions(o.lr)
+                                             .momentum(orDefault(o.momentum, 0))
+                                             .weight_decay(orDefault(o.weightDecay, 0)));
+  if (o.name == "adam")
+    return std::make_unique<Adam>(params, AdamOptions(o.lr).betas(betas).eps(o.eps).weight_decay(
+                                              orDefault(o.weightDecay, 0)));
+  if (o.name == "adamw")
+    return std::make_unique<AdamW>(params, AdamWOptions(o.lr).betas(betas).eps(o.eps).weight_decay(
+                                               orDefault(o.weightDecay, 0.01)));
+  throw std::runtime_error("--optimizer must be sgd, adam or adamw, not '" + o.name + "'");
+}
+
+/// Whether `name` on `stage` is a tied copy other than its group's first.
+static bool isFollowerCopy(const Manifest &manifest, int stage, const std::string &name) {
+  for (const TiedGroup &group : manifest.tied)
+    if (group.stages.size() > 1 && group.stages.front() != stage &&
+        std::find(group.parameters.begin(), group.parameters.end(), name) != group.parameters.end())
+      return true;
+  return false;
+}
+
+double ppc::rt::globalGradNorm(std::map<int, torch::jit::Module> &stages, const Manifest &manifest,
+                               Transport &transport, const std::string &key) {
+  double squares = 0;
+  for (auto &[index, module] : stages)
+    for (const auto &p : module.named_parameters(true))
+      if (p.value.grad().defined() && !isFollowerCopy(manifest, index, p.name))
+        squares += std::pow(p.value.grad().norm(2).item<double>(), 2);
+  if (transport.rank() != 0) {
+    transport.send(key, 0, squares);
+    return transport.recv(key + "|total", 0).toDouble();
+  }
+  for (int r = 1; r < transport.worldSize(); ++r)
+    squares += transport.recv(key, r).toDouble();
+  double norm = std::sqrt(squares);
+  for (int r = 1; r < transport.worldSize(); ++r)
+    transport.send(key + "|total", r, norm);
+  return norm;
+}
+
+double ppc::rt::clipGradients(std::map<int, torch::jit::Module> &stages, double norm,
+                              double maxNorm) {
+  double factor = std::min(1.0, maxNorm / (norm + 1e-6));
+  if (factor >= 1.0)
+    return 1.0;
+  for (auto &[index, module] : stages)
+    for (const auto &p : module.named_parameters(true))
+      if (p.value.grad().defined())
+        p.value.mutable_grad().mul_(factor);
+  return factor;
+}
+
 Trainer::Trainer(Executor &executor, const Manifest &manifest, Transport &transport,
-                 const std::string &optimizer, double lr)
+                 const OptimizerOptions &options)
     : executor(executor), manifest(manifest), transport(transport) {
   std::vector<at::Tensor> params;
   for (at::Tensor p : executor.parameters())
     if (p.is_floating_point())
       params.push_back(p.requires_grad_(true));
-  if (optimizer == "sgd")
-    this->optimizer = std::make_unique<torch::optim::SGD>(params, torch::optim::SGDOptions(lr));
-  else if (optimizer == "adam")
-    this->optimizer = std::make_unique<torch::optim::Adam>(params, torch::optim::AdamOptions(lr));
-  else
-    throw std::runtime_error("--optimizer must be sgd or adam, not '" + optimizer + "'");
+  optimizer = makeOptimizer(options, params);
+}
+
+Trainer::Trainer(Executor &executor, const Manifest &manifest, Transport &transport,
+                 const std::string &optimizer, double lr)
+    : Trainer(executor, manifest, transport, [&] {
+        OptimizerOptions o;
+        o.name = optimizer;
+        o.lr = lr;
+        return o;
+      }()) {}
+
+double Trainer::gradNorm(int step) {
+  return globalGradNorm(executor.stages(), manifest, transport, "N|" + std::to_string(step));
+}
+
+void Trainer::clip(double norm, double maxNorm) { clipGradients(executor.stages(), norm, maxNorm); }
+
+void Trainer::setLearningRate(double lr) {
+  for (torch::optim::OptimizerParamGroup &group : optimizer->param_groups())
+    group.options().set_lr(lr);
+}
+
+void Trainer::saveOptimizer(const std::string &path) {
+  torch::serialize::OutputArchive archive;
+  optimizer->save(archive);
+  archive.save_to(path);
+}
+
+void Trainer::loadOptimizer(const std::string &path, c10::Device device) {
+  torch::serialize::InputArchive archive;
+  archive.load_from(path, device);
+  optimizer->load(archive);
 }
 
 void Trainer::zeroGrad() {
@@ -125,13 +214,23 @@ void Trainer::saveGradients(const std::string &path) {
   ppc::writeTorchSave(path, grads);
 }
 
+void Trainer::saveStages(const std::string &dir) {
+  // From host memory, so the checkpoint loads on any machine; a copy, as
+  // training may go on.
+  for (auto &[index, module] : executor.stages()) {
+    if (module.parameters().size() > 0 && !(*module.parameters().begin()).is_cpu()) {
+      torch::jit::Module copy = module.deepcopy();
+      copy.to(at::kCPU);
+      copy.save(dir + "/" + manifest.stages[index].file);
+    } else {
+      module.save(dir + "/" + manifest.stages[index].file);
+    }
+  }
+}
+
 void Trainer::checkpoint(const std::string &dir, const std::string &sourceDir) {
   fs::create_directories(dir);
-  // Saved from host memory, so the checkpoint loads on any machine (the run is over).
-  for (auto &[index, module] : executor.stages()) {
-    module.to(at::kCPU);
-    module.save(dir + "/" + manifest.stages[index].file);
-  }
+  saveStages(dir);
   if (transport.rank() != 0)
     return;
   for (const char *name : {"pipeline.json", "ir.txt"})

@@ -15,6 +15,9 @@ add_library(ppc_runtime STATIC
   ${CMAKE_CURRENT_LIST_DIR}/Recompute.cpp
   ${CMAKE_CURRENT_LIST_DIR}/SplitBackward.cpp
   ${CMAKE_CURRENT_LIST_DIR}/Training.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/LrSchedule.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/DataSource.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/Checkpoint.cpp
   ${CMAKE_CURRENT_LIST_DIR}/Report.cpp
   ${CMAKE_CURRENT_LIST_DIR}/Pipeline.cpp
   ${CMAKE_CURRENT_LIST_DIR}/Launcher.cpp)
