@@ -33,11 +33,51 @@ template <typename Fn> auto withoutGil(Fn &&work) -> decltype(work()) {
   }
 }
 
+/// One model input as an IValue: a tensor, a bool, int or float, None, or a
+/// tuple or list of them (a list of tensors or of ints only). pybind_utils'
+/// general conversion calls libtorch_python internals that it does not export.
+c10::IValue toValue(const py::handle &item) {
+  py::detail::make_caster<at::Tensor> tensor;
+  if (tensor.load(item, /*convert=*/false))
+    return py::detail::cast_op<at::Tensor>(tensor);
+  if (item.is_none())
+    return c10::IValue();
+  if (py::isinstance<py::bool_>(item))
+    return item.cast<bool>();
+  if (py::isinstance<py::int_>(item))
+    return item.cast<int64_t>();
+  if (py::isinstance<py::float_>(item))
+    return item.cast<double>();
+  if (py::isinstance<py::tuple>(item)) {
+    std::vector<c10::IValue> elements;
+    for (py::handle element : item)
+      elements.push_back(toValue(element));
+    return c10::ivalue::Tuple::create(std::move(elements));
+  }
+  if (py::isinstance<py::list>(item)) {
+    c10::List<at::Tensor> tensors;
+    c10::List<int64_t> ints;
+    for (py::handle element : item) {
+      c10::IValue value = toValue(element);
+      if (value.isTensor() && ints.empty())
+        tensors.push_back(value.toTensor());
+      else if (value.isInt() && tensors.empty())
+        ints.push_back(value.toInt());
+      else
+        throw std::invalid_argument("a list input holds tensors only or ints only");
+    }
+    return ints.empty() ? c10::IValue(tensors) : c10::IValue(ints);
+  }
+  throw std::invalid_argument("unsupported input type " +
+                              py::str(py::type::handle_of(item)).cast<std::string>() +
+                              " (a tensor, number, None, or a tuple or list of them)");
+}
+
 std::vector<c10::IValue> toValues(const py::sequence &items) {
   std::vector<c10::IValue> values;
   for (size_t i = 0; i < items.size(); ++i) {
     try {
-      values.push_back(torch::jit::toTypeInferredIValue(items[i]));
+      values.push_back(toValue(items[i]));
     } catch (const std::exception &e) {
       throw py::value_error("input " + std::to_string(i) + ": " + ppc::errorSummary(e));
     }
@@ -79,8 +119,8 @@ PYBIND11_MODULE(_C, m) {
   m.doc() = "ppc's pipeline runtime (see the ppc package)";
   py::class_<Session>(m, "Session")
       .def(py::init(&makeSession), py::arg("dir"), py::arg("microbatches"), py::arg("schedule"),
-           py::arg("loss"), py::arg("device"), py::arg("timeout"), py::arg("seed"),
-           py::arg("rank"), py::arg("world_size"), py::arg("local_rank"), py::arg("master_addr"),
+           py::arg("loss"), py::arg("device"), py::arg("timeout"), py::arg("seed"), py::arg("rank"),
+           py::arg("world_size"), py::arg("local_rank"), py::arg("master_addr"),
            py::arg("master_port"))
       .def(
           "step",
@@ -116,7 +156,6 @@ PYBIND11_MODULE(_C, m) {
       .def_property_readonly("rank", &Session::rank)
       .def_property_readonly("world_size", &Session::worldSize)
       .def_property_readonly("num_stages", [](Session &s) { return s.manifest().numStages(); })
-      .def_property_readonly("num_outputs",
-                             [](Session &s) { return s.manifest().outputs.size(); })
+      .def_property_readonly("num_outputs", [](Session &s) { return s.manifest().outputs.size(); })
       .def_property_readonly("is_process_rank", &Session::isProcessRank);
 }
