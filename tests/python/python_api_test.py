@@ -5,11 +5,14 @@ usage: python_api_test.py PPC DATA_DIR WORK_DIR   (run with build/python3, which
 A compiled gpt2-tiny-lm-tied (wte.weight = lm_head.weight, a tied group) trained by a torch
 optimizer on pipe.parameters() must give PyTorch's per-step losses and clip norms (rel <= 1e-4),
 inference must equal the model, save() must write loadable stages, and a runtime error must
-arrive as a Python exception with ppc's one-line message. Prints one line per case and
+arrive as a Python exception with ppc's one-line message; the same holds with 3 stages under
+zero-bubble and with 2 torchrun processes over Gloo (torchrun_worker.py). Prints one line per case and
 'N passed, N failed' at the end.
 """
+import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 
@@ -83,6 +86,36 @@ def pipeline_training(pipe, data, lr):
         norms.append(pipe.clip_grad_norm_(1.0).item())
         opt.step()
     return losses, norms
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def check_torchrun(name, stages, steps, lr=1e-3):
+    """torchrun_worker.py on 2 processes, one Gloo rank (and stage) each, against PyTorch."""
+    data = batches(steps)
+    want_losses, want_norms, _ = reference_training(data, lr)
+    path, out = (os.path.join(WORK, "torchrun" + ext) for ext in (".batches.pt", ".json"))
+    torch.save(data, path)
+    if os.path.exists(out):
+        os.remove(out)
+    worker = os.path.join(os.path.dirname(os.path.abspath(__file__)), "torchrun_worker.py")
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
+                           "--master-port", str(free_port()), worker, stages, path, out],
+                          capture_output=True, text=True, timeout=120)
+    if proc.returncode != 0 or not os.path.exists(out):
+        report(name, False, (proc.stderr.strip().splitlines() or ["no output"])[-1])
+        return
+    got = json.load(open(out))
+    d = worst_rel(got["losses"], want_losses)
+    report(f"{name}: {steps} AdamW steps' losses equal pytorch", d <= 1e-4,
+           f"max rel diff {d:.1e}, world size {got['world_size']}, rank 0 holds {got['stages']}")
+    d = worst_rel(got["norms"], want_norms)
+    report(f"{name}: clip_grad_norm_ over both ranks equals pytorch's", d <= 1e-4,
+           f"max rel diff {d:.1e}")
 
 
 def worst_rel(got, want):
@@ -159,6 +192,7 @@ def main():
     check_training("3 stages zero-bubble threads",
                    ppc.Pipeline(three, microbatches=4, schedule="zero-bubble",
                                 backend="threads"), 3)
+    check_torchrun("2 stages 1f1b torchrun gloo", two, 5)
 
 
 main()
