@@ -22,29 +22,19 @@ import ppc
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 from compare import rel_diff  # noqa: E402  (NaN or Inf on either side fails)
+from harness import Cases, run  # noqa: E402
 
 PPC, DATA, WORK = sys.argv[1:4]
 MODEL = os.path.join(DATA, "gpt2-tiny-lm-tied.pt")
 os.makedirs(WORK, exist_ok=True)
-passed, failed = 0, []
+checks = Cases()
+report = checks.report
 torch.set_num_threads(1)  # one thread per stage already
-
-
-def report(name, ok, detail=""):
-    global passed
-    print(f"{'ok  ' if ok else 'FAIL'} {name} {detail}", flush=True)
-    if ok:
-        passed += 1
-    else:
-        failed.append(name)
 
 
 def compile_model(splits, name):
     out = os.path.join(WORK, name)
-    proc = subprocess.run([PPC, MODEL, "--split", splits, "-o", out, "--force"],
-                          capture_output=True, text=True, timeout=180)
-    if proc.returncode != 0:
-        raise RuntimeError(f"ppc failed ({proc.returncode}): {proc.stderr}")
+    run([PPC, MODEL, "--split", splits, "-o", out, "--force"], timeout=180)
     return out
 
 
@@ -196,5 +186,4 @@ def main():
 
 
 main()
-print(f"{passed} passed, {len(failed)} failed", flush=True)
-sys.exit(1 if failed else 0)
+checks.finish()
