@@ -14,6 +14,7 @@
 #include <torch/csrc/jit/serialization/pickle.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <functional>
 #include <map>
 
@@ -27,7 +28,10 @@ public:
       : self(rank), world(worldSize), timeout(timeout) {
     c10d::TCPStoreOptions opts;
     opts.port = uint16_t(port);
-    opts.isServer = rank == 0;
+    // Under torchrun the agent already serves the store on MASTER_PORT (rank 0 would fail
+    // to bind it, and TCPStore logs that before falling back to the agent's).
+    const char *agentStore = std::getenv("TORCHELASTIC_USE_AGENT_STORE");
+    opts.isServer = rank == 0 && !(agentStore && std::string(agentStore) == "True");
     opts.numWorkers = worldSize;
     opts.timeout = timeout;
     auto store = c10::make_intrusive<c10d::TCPStore>(addr, opts);

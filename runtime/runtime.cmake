@@ -20,6 +20,7 @@ add_library(ppc_runtime STATIC
   ${CMAKE_CURRENT_LIST_DIR}/Checkpoint.cpp
   ${CMAKE_CURRENT_LIST_DIR}/Report.cpp
   ${CMAKE_CURRENT_LIST_DIR}/Pipeline.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/Session.cpp
   ${CMAKE_CURRENT_LIST_DIR}/Launcher.cpp)
 ppc_torch(ppc_runtime)
 if(PPC_WITH_CUDA)

@@ -20,6 +20,7 @@ PIN_KEY=torch-2.11.0
 VENV=${PPC_VENV:-$HOME/.cache/ppc/venv-$PIN_KEY}
 
 PACKAGES=(build-essential cmake ninja-build ccache git ca-certificates python3 python3-venv
+          python3-dev # Python.h, for the extension ppc._C (python/)
           libgloo-dev llvm-dev libgtest-dev nlohmann-json3-dev libssl-dev
           zlib1g-dev libzstd-dev libxml2-dev libffi-dev libncurses-dev) # the last five: LLVM's CMake config
 
@@ -77,3 +78,8 @@ if [ ! -f "$BUILD_DIR/build.ninja" ] || ! grep -q "PPC_PYTHON:FILEPATH=$PY\$" "$
     -DCMAKE_CXX_COMPILER_LAUNCHER=ccache >/dev/null
 fi
 cmake --build "$BUILD_DIR" -j "$(nproc)"
+
+# The venv's own python imports `ppc` from this clone's build (build/python3 does so anyway).
+# The venv is shared by clones: the clone that ran setup last is the one it imports.
+SITE=$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+echo "$(cd "$BUILD_DIR" && pwd)/python" > "$SITE/ppc.pth"
