@@ -79,20 +79,6 @@ void checkInputs(const Manifest &m, const std::vector<c10::IValue> &inputs,
   }
 }
 
-sched::Schedule makeSchedule(const PipelineOptions &o, int stages, int ranks) {
-  auto names = sched::scheduleNames();
-  if (std::find(names.begin(), names.end(), o.schedule) != names.end())
-    return sched::generateSchedule(o.schedule, stages, ranks, o.microbatches, o.train);
-  std::ifstream file(o.schedule);
-  if (!file)
-    throw std::runtime_error("unknown schedule '" + o.schedule +
-                             "' (built in: gpipe, 1f1b, interleaved-1f1b, looped-bfs, "
-                             "zero-bubble; or a file of actions)");
-  std::stringstream text;
-  text << file.rdbuf();
-  return sched::parseSchedule(text.str(), stages, ranks, o.microbatches, o.train);
-}
-
 /// Inputs and targets in pinned memory, so copies to the GPU do not block.
 void pinData(StepData &data, c10::Device device) {
   if (!device.is_cuda())
@@ -189,7 +175,7 @@ Job prepareJob(const PipelineOptions &o, c10::Device device) {
                              " is not after the checkpoint's step " +
                              std::to_string(job.firstStep));
   job.lr = {o.lrSchedule, o.lr, o.warmup, o.minLr, o.steps};
-  job.schedule = makeSchedule(o, stages, ranks);
+  job.schedule = sched::loadSchedule(o.schedule, stages, ranks, o.microbatches, o.train);
   if (!o.data.path.empty()) {
     job.source = openDataSource(o.data);
     if (job.source->tokensPerBatch() > 0 && job.manifest.inputs.size() != 1)

@@ -140,20 +140,6 @@ void SessionRank::stop() {
 
 namespace {
 
-sched::Schedule makeSchedule(const SessionOptions &o, int stages, int ranks, bool training) {
-  auto names = sched::scheduleNames();
-  if (std::find(names.begin(), names.end(), o.schedule) != names.end())
-    return sched::generateSchedule(o.schedule, stages, ranks, o.microbatches, training);
-  std::ifstream file(o.schedule);
-  if (!file)
-    throw std::invalid_argument("unknown schedule '" + o.schedule +
-                                "' (built in: gpipe, 1f1b, interleaved-1f1b, looped-bfs, "
-                                "zero-bubble; or a file of actions)");
-  std::stringstream text;
-  text << file.rdbuf();
-  return sched::parseSchedule(text.str(), stages, ranks, o.microbatches, training);
-}
-
 /// Bad arguments are the caller's (ValueError in Python) and leave the session usable.
 void checkInputs(const Manifest &m, const std::vector<c10::IValue> &inputs) {
   if (inputs.size() != m.inputs.size())
@@ -240,8 +226,10 @@ Session::Session(const SessionOptions &o) : opts(o), state(std::make_unique<Sess
     if (!fs::exists(o.dir + "/" + s.file))
       throw std::runtime_error("stage file '" + o.dir + "/" + s.file +
                                "' is missing; recompile with ppc");
-  state->training = makeSchedule(o, stages, ranks, /*training=*/true);
-  state->inference = makeSchedule(o, stages, ranks, /*training=*/false);
+  state->training =
+      sched::loadSchedule(o.schedule, stages, ranks, o.microbatches, /*training=*/true);
+  state->inference =
+      sched::loadSchedule(o.schedule, stages, ranks, o.microbatches, /*training=*/false);
   makeLoss(o.loss); // a bad loss is reported before any rank starts
   bool processRank = o.worldSize > 0;
   c10::Device device = parseDevice(o.device, processRank ? o.localRank : 0);

@@ -23,6 +23,9 @@
 
 #include <algorithm>
 #include <deque>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
 
 using namespace ppc::sched;
 
@@ -189,4 +192,19 @@ Schedule ppc::sched::generateSchedule(llvm::StringRef name, int numStages, int n
   }
   validateSchedule(s);
   return s;
+}
+
+Schedule ppc::sched::loadSchedule(const std::string &nameOrFile, int numStages, int numRanks,
+                                  int numMicrobatches, bool training) {
+  auto names = scheduleNames();
+  if (std::find(names.begin(), names.end(), nameOrFile) != names.end())
+    return generateSchedule(nameOrFile, numStages, numRanks, numMicrobatches, training);
+  std::ifstream file(nameOrFile);
+  if (!file)
+    throw std::invalid_argument("unknown schedule '" + nameOrFile +
+                                "' (built in: gpipe, 1f1b, interleaved-1f1b, looped-bfs, "
+                                "zero-bubble; or a file of actions)");
+  std::stringstream text;
+  text << file.rdbuf();
+  return parseSchedule(text.str(), numStages, numRanks, numMicrobatches, training);
 }

@@ -64,6 +64,12 @@ std::vector<std::string> scheduleNames();
 Schedule generateSchedule(llvm::StringRef name, int numStages, int numRanks, int numMicrobatches,
                           bool training);
 
+/// A built-in schedule by name, else the action list in the file `nameOrFile`
+/// (parsed and validated); std::invalid_argument when it is neither, which
+/// pprun prints and the Python API raises as ValueError.
+Schedule loadSchedule(const std::string &nameOrFile, int numStages, int numRanks,
+                      int numMicrobatches, bool training);
+
 /// Parses one action, e.g. "2B5".
 Action parseAction(llvm::StringRef text);
 
