@@ -124,9 +124,22 @@ PartitionOptions partitionOptions(const CompileOptions &opts, Balance balance) {
   return po;
 }
 
+/// The plan --for infer would choose: refined on forward times alone.
+std::vector<SplitPoint> forwardBalancedPlan(Model &model, Graph &g, PartitionOptions po,
+                                            const RefineOptions &refine) {
+  po.training = false;
+  StageTimingOptions timing;
+  return refinePartition(g, po, refine, [&](const std::vector<unsigned> &positions) {
+           return timeStages(model, positions, timing);
+         }).splits;
+}
+
 /// The partition for --stages: the partitioner's choice on the op costs, then,
 /// for measured costs, refined against its stages as they run
-/// (passes/RefinePartition.h). A stage that cannot be timed leaves the
+/// (passes/RefinePartition.h). A training plan also measures the
+/// forward-balanced plan as a candidate, so that balancing the backward never
+/// gives a step measured slower than not balancing it (unless a memory cap
+/// rules the forward plan out). A stage that cannot be timed leaves the
 /// partitioner's choice, with a warning.
 std::vector<SplitPoint> planPartition(Model &model, Graph &g, const PartitionOptions &po,
                                       const CompileOptions &opts, llvm::raw_ostream &out,
@@ -141,6 +154,8 @@ std::vector<SplitPoint> planPartition(Model &model, Graph &g, const PartitionOpt
     RefineOptions refine;
     refine.maxRounds = opts.refineRounds;
     try {
+      if (po.training && po.maxStageBytes <= 0)
+        refine.seeds.push_back(forwardBalancedPlan(model, g, po, refine));
       RefineResult r = refinePartition(g, po, refine, [&](const std::vector<unsigned> &positions) {
         return timeStages(model, positions, timing);
       });

@@ -9,8 +9,9 @@
 // agrees with its measurement and is still the best on them ends the loop.
 // Plans within 2% of the fastest measured slowest stage count as tied (that
 // is the noise of timing on a shared machine), and the evenest of them wins.
-// The chosen round is applied last, so the costs pipeline.json records are
-// its stages'.
+// Seeded partitions (RefineOptions::seeds) are measured first and compete
+// like any round. The chosen round is applied last, so the costs
+// pipeline.json records are its stages'.
 //
 //===----------------------------------------------------------------------===//
 #include "passes/RefinePartition.h"
@@ -120,6 +121,25 @@ size_t chooseRound(const std::vector<RefineRound> &rounds, bool training) {
   return chosen;
 }
 
+/// Measures the partition `splits` and corrects the op costs by it.
+RefineRound measureRound(Graph &g, const PartitionOptions &opts, std::vector<SplitPoint> splits,
+                         const MeasureStagesFn &measure) {
+  RefineRound round;
+  round.positions = splitPositions(g, splits);
+  round.splits = std::move(splits);
+  round.predicted = partitionCosts(g, round.positions, opts);
+  round.measured = measure(round.positions);
+  round.predictedSlowestMs = slowestOf(round.predicted);
+  round.measuredSlowestMs = measuredSlowest(round.predicted, round.measured, opts.training);
+  applyMeasurements(g, round, opts.training);
+  return round;
+}
+
+bool measuredBefore(const RefineResult &result, const std::vector<unsigned> &positions) {
+  return llvm::any_of(result.rounds,
+                      [&](const RefineRound &old) { return old.positions == positions; });
+}
+
 } // namespace
 
 bool RefineRound::converged(double tolerance) const {
@@ -131,24 +151,19 @@ RefineResult ppc::refinePartition(Graph &g, const PartitionOptions &opts,
                                   const RefineOptions &refine, const MeasureStagesFn &measure) {
   RefineResult result;
   result.tolerance = refine.tolerance;
+  for (const std::vector<SplitPoint> &seed : refine.seeds) {
+    if (measuredBefore(result, splitPositions(g, seed)))
+      continue;
+    result.rounds.push_back(measureRound(g, opts, seed, measure));
+    result.rounds.back().seeded = true;
+  }
   for (int r = 0; r < std::max(1, refine.maxRounds); ++r) {
     std::vector<SplitPoint> splits = choosePartition(g, opts);
-    std::vector<unsigned> positions = splitPositions(g, splits);
-    bool seen = llvm::any_of(result.rounds,
-                             [&](const RefineRound &old) { return old.positions == positions; });
-    if (seen)
-      break;
-    RefineRound round;
-    round.splits = std::move(splits);
-    round.positions = positions;
-    round.predicted = partitionCosts(g, positions, opts);
-    round.measured = measure(positions);
-    round.predictedSlowestMs = slowestOf(round.predicted);
-    round.measuredSlowestMs = measuredSlowest(round.predicted, round.measured, opts.training);
-    applyMeasurements(g, round, opts.training);
-    result.rounds.push_back(std::move(round));
     // Agreement alone does not stop: on the corrected costs another plan
     // may be faster still, and if none is, the same plan comes back.
+    if (measuredBefore(result, splitPositions(g, splits)))
+      break;
+    result.rounds.push_back(measureRound(g, opts, std::move(splits), measure));
   }
   auto fastest = result.rounds.begin() + chooseRound(result.rounds, opts.training);
   result.chosen = size_t(fastest - result.rounds.begin());
@@ -172,7 +187,8 @@ std::string ppc::formatRefinement(const RefineResult &r, bool training) {
       double measured = round.measured[k].forwardMs + (training ? round.measured[k].backwardMs : 0);
       os << llvm::format(" %.2f", predicted > 0 ? measured / predicted : 0.0);
     }
-    os << (round.converged(r.tolerance) ? "  (within tolerance)" : "")
+    os << (round.seeded ? "  (forward-balanced plan)" : "")
+       << (round.converged(r.tolerance) ? "  (within tolerance)" : "")
        << (i == r.chosen ? "  <- chosen" : "") << "\n";
   }
   return os.str();

@@ -44,6 +44,10 @@ using MeasureStagesFn =
 struct RefineOptions {
   int maxRounds = 4;       // partitions measured at most
   double tolerance = 0.05; // |predicted - measured| / measured of the slowest stage
+  /// Partitions measured before the first round and kept as candidates, so
+  /// the result is never one measured slower than any of them (training
+  /// seeds the forward-balanced plan).
+  std::vector<std::vector<SplitPoint>> seeds;
 };
 
 /// One measured partition.
@@ -54,6 +58,7 @@ struct RefineRound {
   std::vector<StageMeasurement> measured;
   double predictedSlowestMs = 0;
   double measuredSlowestMs = 0; // measured compute plus predicted communication
+  bool seeded = false;          // from RefineOptions::seeds, not chosen by the DP
   bool converged(double tolerance) const;
 };
 

@@ -68,6 +68,15 @@ checks.report("pipeline.json: backward_ms and memory_bytes per stage",
 checks.report("--print-plan: forward and backward columns and the refinement rounds",
               "backward ms" in proc.stdout and "refinement" in proc.stdout, proc.stdout[-600:])
 
+# The forward-balanced plan is measured as a candidate; the chosen plan is never measured slower
+# than it (beyond the 2% the refinement counts as a tie).
+lines = [l for l in proc.stdout.split("refinement")[-1].splitlines() if re.match(r"^\s*\d+\s", l)]
+forward = [float(l.split()[2]) for l in lines if "(forward-balanced plan)" in l]
+chosen = [float(l.split()[2]) for l in lines if "<- chosen" in l]
+checks.report("--for train measures the forward-balanced plan and is not slower than it",
+              len(forward) == 1 and len(chosen) == 1 and chosen[0] <= 1.02 * forward[0],
+              "\n".join(lines))
+
 # Zero-bubble: I and W measured apart (as pprun splits backwards), per stage in --print-plan.
 _, proc = compile_plan("train-zb", model, io, ["--simulate", "zero-bubble:M=4"])
 table = proc.stdout.split("imbalance")[0]  # the stage rows, not the refinement's

@@ -194,6 +194,41 @@ TEST(RefinePartition, TrainingCorrectsBackwardOnItsOwn) {
   EXPECT_NE(formatRefinement(r, true).find("<- chosen"), std::string::npos);
 }
 
+TEST(RefinePartition, ASeededPlanCompetesAndIsKeptWhenMeasuredFastest) {
+  // Predictions say the blocks are equal, but the second half is twice as
+  // slow; one round alone takes the even split. The seed cuts at the true
+  // optimum, is measured first, marked, and wins.
+  std::vector<double> predicted(12, 1.0), hidden(12, 1.0);
+  std::fill(hidden.begin() + 6, hidden.end(), 2.0);
+  auto g = chain(predicted);
+  FakeStages truth{scaled(predicted, hidden), {}};
+  RefineOptions refine;
+  refine.maxRounds = 1;
+  refine.seeds.push_back({SplitPoint{"b8", false}});
+  RefineResult r = refinePartition(*g, options(2), refine, std::ref(truth));
+  ASSERT_EQ(r.rounds.size(), 2u);
+  EXPECT_TRUE(r.rounds[0].seeded);
+  EXPECT_FALSE(r.rounds[1].seeded);
+  EXPECT_EQ(r.chosen, 0u);
+  EXPECT_NEAR(truth.slowest(r.rounds[r.chosen].positions, false), bruteForce(truth, 12, 2, false),
+              1e-9);
+  EXPECT_NE(formatRefinement(r, false).find("(forward-balanced plan)"), std::string::npos);
+}
+
+TEST(RefinePartition, ASeedThatTheDPChoosesAgainIsMeasuredOnce) {
+  std::vector<double> predicted{3, 1, 4, 1, 5, 9, 2, 6};
+  auto g = chain(predicted);
+  FakeStages truth{predicted, {}};
+  RefineResult first = refinePartition(*g, options(2), {}, std::ref(truth));
+  RefineOptions refine;
+  refine.seeds.push_back(first.splits);
+  truth.calls = 0;
+  RefineResult r = refinePartition(*g, options(2), refine, std::ref(truth));
+  EXPECT_EQ(truth.calls, 1);
+  EXPECT_EQ(r.rounds.size(), 1u);
+  EXPECT_EQ(r.splits.size(), first.splits.size());
+}
+
 TEST(RefinePartition, MeasuredActivationsReplaceTheCountOfCreatedTensors) {
   // Each op creates 16 bytes; what the backward keeps differs per op.
   std::vector<double> predicted{1, 1, 1, 1, 1, 1};
