@@ -129,9 +129,11 @@ std::vector<SplitPoint> forwardBalancedPlan(Model &model, Graph &g, PartitionOpt
                                             const RefineOptions &refine) {
   po.training = false;
   StageTimingOptions timing;
-  return refinePartition(g, po, refine, [&](const std::vector<unsigned> &positions) {
-           return timeStages(model, positions, timing);
-         }).splits;
+  return refinePartition(g, po, refine,
+                         [&](const std::vector<unsigned> &positions) {
+                           return timeStages(model, positions, timing);
+                         })
+      .splits;
 }
 
 /// The partition for --stages: the partitioner's choice on the op costs, then,
