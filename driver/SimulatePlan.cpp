@@ -52,33 +52,42 @@ std::string SimulateSpec::memorySchedule() const {
   return schedules.size() == 1 ? schedules.front() : "1f1b";
 }
 
+/// Per stage, the moments where it may peak: the schedule run with unit
+/// costs, which fix each rank's order of actions and so what it holds.
+static std::vector<std::vector<InFlight>> inFlightStates(const std::string &name, int stages,
+                                                         int ranks, int microbatches) {
+  std::vector<std::vector<InFlight>> states;
+  try {
+    sched::Schedule s =
+        sched::generateSchedule(name, stages, ranks > 0 ? ranks : stages, microbatches, true);
+    sched::StageCosts unit;
+    for (int k = 0; k < stages; ++k) {
+      for (auto *v : {&unit.forwardMs, &unit.backwardMs, &unit.inputGradMs, &unit.weightGradMs,
+                      &unit.activationBytes})
+        v->push_back(1);
+      unit.sendMs.push_back(0);
+    }
+    for (const auto &stage : sched::simulate(s, unit).liveStates) {
+      states.emplace_back();
+      for (const sched::LiveMicrobatches &live : stage)
+        states.back().push_back({live.full, live.weightOnly});
+    }
+  } catch (const sched::ScheduleError &) { // e.g. interleaved with one stage a rank
+    InFlightFn oneFOneB = inFlightFor("1f1b", microbatches);
+    for (int k = 0; k < stages; ++k)
+      states.push_back(oneFOneB(k, stages));
+  }
+  return states;
+}
+
 InFlightFn ppc::inFlightOfSchedule(const SimulateSpec &spec) {
   std::string name = spec.memorySchedule();
   int microbatches = spec.microbatches, ranks = spec.ranks;
-  auto counts = std::make_shared<std::map<int, std::vector<int>>>();
+  auto cache = std::make_shared<std::map<int, std::vector<std::vector<InFlight>>>>();
   return [=](int stage, int stages) {
-    auto it = counts->find(stages);
-    if (it == counts->end()) {
-      std::vector<int> live;
-      try {
-        sched::Schedule s =
-            sched::generateSchedule(name, stages, ranks > 0 ? ranks : stages, microbatches, true);
-        sched::StageCosts unit;
-        for (int k = 0; k < stages; ++k) {
-          for (auto *v : {&unit.forwardMs, &unit.backwardMs, &unit.inputGradMs, &unit.weightGradMs,
-                          &unit.activationBytes})
-            v->push_back(1);
-          unit.sendMs.push_back(0);
-        }
-        for (double n : sched::simulate(s, unit).peakActivationBytes)
-          live.push_back(int(n));
-      } catch (const sched::ScheduleError &) { // e.g. interleaved with one stage a rank
-        InFlightFn oneFOneB = inFlightFor("1f1b", microbatches);
-        for (int k = 0; k < stages; ++k)
-          live.push_back(oneFOneB(k, stages));
-      }
-      it = counts->emplace(stages, std::move(live)).first;
-    }
+    auto it = cache->find(stages);
+    if (it == cache->end())
+      it = cache->emplace(stages, inFlightStates(name, stages, ranks, microbatches)).first;
     return it->second.at(stage);
   };
 }
@@ -96,6 +105,7 @@ sched::StageCosts ppc::stageCostsForSimulation(const Graph &g, double linkGBps) 
     costs.forwardMs.push_back(c.forwardMs);
     costs.sendMs.push_back(c.sendBytes / (linkGBps * 1e9) * 1e3);
     costs.activationBytes.push_back(c.inputBytes + (recomputes ? 0 : keptActivationBytes(c)));
+    costs.weightKeptBytes.push_back(c.inputBytes + (recomputes ? 0 : keptWeightBytes(c)));
     costs.backwardMs.push_back(backward);
     // I and W as measured where the stages were timed with a split backward.
     double inputGrad = c.inputGradMs >= 0 ? c.inputGradMs : backward / 2;

@@ -10,11 +10,14 @@
 // first run of each on the originals so that state later stages read
 // (growing lists) is what it would be at the boundary; every other run gets
 // deep copies. Two warm-up runs let the executor profile and optimize; then
-// the median of a number of runs that fits the time budget. In training the
-// allocator's counter (support/MemoryCounter.h) gives the bytes a forward
-// keeps until its backward. For zero-bubble the graph optimizer is off, as on
+// the median of as many runs as fit the time budget, taken in rounds of one
+// run of every stage so that a machine whose load drifts slows all stages
+// alike rather than skewing their ratios (what the plan balances). In
+// training the allocator's counter (support/MemoryCounter.h) gives the bytes
+// a forward keeps until its backward. For zero-bubble the graph optimizer is off, as on
 // pprun's ranks that split backwards, and I is timed in runs of its own that
-// take the gradients of the received inputs alone; W is the rest of B.
+// split the backward as those ranks do (runtime/SplitBackward.h), which also
+// give the bytes still alive between I and W; W is the rest of B.
 //
 //===----------------------------------------------------------------------===//
 #include "driver/TimeStages.h"
@@ -24,6 +27,7 @@
 #include "codegen/StageModule.h"
 #include "frontend/ModelImpl.h"
 #include "ir/Diagnostics.h"
+#include "runtime/SplitBackward.h"
 #include "support/ErrorText.h"
 #include "support/MemoryCounter.h"
 
@@ -31,7 +35,9 @@
 #include <torch/csrc/jit/runtime/graph_executor.h>
 
 #include <algorithm>
+#include <memory>
 #include <optional>
+#include <string>
 #include <unordered_set>
 
 using namespace ppc;
@@ -53,31 +59,25 @@ public:
     return module.forward(inputs);
   }
 
-  StageMeasurement measure(const StageTimingOptions &opts) {
-    // Training parameters require grad, as pprun's trainer makes them.
-    std::optional<ParameterGrads> grads;
+  /// Training parameters require grad, as pprun's trainer makes them; the
+  /// runner sets them before its first timed run.
+  void prepare(const StageTimingOptions &opts) {
     if (opts.training)
       grads.emplace(module);
-    Run run = opts.training ? Run::Backward : Run::Forward;
-    for (int i = 0; i < 2; ++i)
-      once(run);
-    StageMeasurement first = once(run);
-    double each = std::max(first.forwardMs + first.backwardMs, 1e-3);
-    int repeats = std::clamp(int(opts.budgetMs / each), opts.minRepeats, opts.maxRepeats);
-    std::vector<double> forward{first.forwardMs}, backward{first.backwardMs};
-    for (int r = 1; r < repeats; ++r) {
-      if (grads)
-        grads->clear();
-      StageMeasurement m = once(run);
-      forward.push_back(m.forwardMs);
-      backward.push_back(m.backwardMs);
-    }
-    // What the forward keeps is the same every run, unlike its time.
-    StageMeasurement result{median(forward), median(backward), first.activationBytes};
-    if (opts.training && opts.splitBackward)
-      result.inputGradMs = std::min(result.backwardMs, medianInputGradMs(opts.minRepeats));
-    return result;
   }
+
+  /// Split: zero-bubble's I then W, as pprun's ranks run them.
+  enum class Run { Forward, Backward, Split };
+
+  StageMeasurement once(Run run) {
+    if (grads)
+      grads->clear();
+    return timedRun(run);
+  }
+
+  /// Restores the parameters' requires_grad; stages that share a parameter
+  /// (tied weights) must end in the reverse order they were prepared.
+  void finish() { grads.reset(); }
 
 private:
   /// Copies of the inputs; in training, what comes from other stages as
@@ -90,18 +90,7 @@ private:
     return args;
   }
 
-  enum class Run { Forward, Backward, InputGrads };
-
-  /// I alone: the gradients of the received inputs (none on a first stage).
-  double medianInputGradMs(int repeats) {
-    std::vector<double> times;
-    for (int r = 0; r < repeats + 1; ++r) // one warm-up for the new backward
-      times.push_back(once(Run::InputGrads).backwardMs);
-    times.erase(times.begin());
-    return median(times);
-  }
-
-  StageMeasurement once(Run run) {
+  StageMeasurement timedRun(Run run) {
     bool training = run != Run::Forward;
     std::vector<at::Tensor> leaves;
     std::vector<c10::IValue> args = copies(training, leaves);
@@ -123,22 +112,126 @@ private:
     std::vector<at::Tensor> grads;
     for (const at::Tensor &r : roots)
       grads.push_back(torch::ones_like(r));
-    if (run == Run::InputGrads && leaves.empty())
-      return m;
+    if (run == Run::Split)
+      return splitBackward(m, roots, std::move(grads), leaves, liveBefore);
     start = Clock::now();
-    if (run == Run::InputGrads)
-      torch::autograd::grad(roots, leaves, grads, /*retain_graph=*/false, /*create_graph=*/false,
-                            /*allow_unused=*/true);
-    else
-      torch::autograd::backward(roots, grads);
+    torch::autograd::backward(roots, grads);
     m.backwardMs = msSince(start);
+    return m;
+  }
+
+  /// I, then what it leaves alive for W, then W.
+  StageMeasurement splitBackward(StageMeasurement m, const std::vector<at::Tensor> &roots,
+                                 std::vector<at::Tensor> rootGrads,
+                                 const std::vector<at::Tensor> &leaves, int64_t liveBefore) {
+    std::shared_ptr<rt::WeightFrontier> frontier;
+    auto start = Clock::now();
+    std::vector<at::Tensor> inputGrads =
+        rt::backwardInput(roots, rootGrads, leaves, grads->tensors(), frontier);
+    m.inputGradMs = leaves.empty() ? 0 : msSince(start); // nothing to send back
+    inputGrads.clear();                                  // sent to the previous stage, then dropped
+    rootGrads.clear();
+    if (memoryCounterInstalled())
+      m.weightKeptBytes = double(liveTensorBytes() - liveBefore);
+    start = Clock::now();
+    rt::backwardWeight(*frontier);
+    m.backwardMs = m.inputGradMs + msSince(start);
     return m;
   }
 
   torch::jit::Module module;
   std::vector<c10::IValue> inputs;
   std::vector<bool> received; // from another stage, not a model input
+  std::optional<ParameterGrads> grads;
 };
+
+/// The runners of one partition, finished in reverse order however timing
+/// ends.
+struct Runners {
+  std::vector<std::unique_ptr<StageRunner>> list;
+  std::vector<std::string> names; // "stage K (ops from 'PATH')" for errors
+  ~Runners() {
+    while (!list.empty()) {
+      list.back()->finish();
+      list.pop_back();
+    }
+  }
+};
+
+/// Runs `fn` for stage `k`, naming the stage in any failure.
+template <typename Fn> auto forStage(const Runners &runners, size_t k, Fn &&fn) {
+  try {
+    return fn(*runners.list[k]);
+  } catch (const CompileError &) {
+    throw;
+  } catch (const std::exception &e) {
+    throw CompileError("could not time " + runners.names[k] + ": " + errorSummary(e));
+  }
+}
+
+/// Per stage, the median over `repeats` interleaved rounds (one run of every
+/// stage a round), after `warmUps` rounds: load that drifts while timing
+/// slows every stage alike instead of whichever stage ran then, so the
+/// stages' times keep their ratios.
+std::vector<std::vector<StageMeasurement>>
+interleavedRuns(const Runners &runners, StageRunner::Run run, int warmUps, int repeats) {
+  std::vector<std::vector<StageMeasurement>> runs(runners.list.size());
+  for (int r = 0; r < warmUps + repeats; ++r)
+    for (size_t k = 0; k < runners.list.size(); ++k) {
+      StageMeasurement m = forStage(runners, k, [&](StageRunner &s) { return s.once(run); });
+      if (r >= warmUps)
+        runs[k].push_back(m);
+    }
+  return runs;
+}
+
+/// Rounds that fit the budget (per stage) at the time one round takes.
+int repeatsFor(const std::vector<std::vector<StageMeasurement>> &firstRuns,
+               const StageTimingOptions &opts) {
+  double round = 0;
+  for (const auto &runs : firstRuns)
+    round += runs.front().forwardMs + runs.front().backwardMs;
+  double budget = opts.budgetMs * double(firstRuns.size());
+  return std::clamp(int(budget / std::max(round, 1e-3)), opts.minRepeats, opts.maxRepeats);
+}
+
+std::vector<StageMeasurement> measureInterleaved(const Runners &runners,
+                                                 const StageTimingOptions &opts) {
+  using Run = StageRunner::Run;
+  Run run = opts.training ? Run::Backward : Run::Forward;
+  // Two warm-up runs let the executor profile and optimize.
+  std::vector<std::vector<StageMeasurement>> first = interleavedRuns(runners, run, 2, 1);
+  int repeats = repeatsFor(first, opts);
+  std::vector<std::vector<StageMeasurement>> runs = interleavedRuns(runners, run, 0, repeats - 1);
+  std::vector<std::vector<StageMeasurement>> inputGrads;
+  if (opts.training && opts.splitBackward) // one warm-up for the new backward
+    inputGrads = interleavedRuns(runners, Run::Split, 1, opts.minRepeats);
+  std::vector<StageMeasurement> result;
+  for (size_t k = 0; k < runners.list.size(); ++k) {
+    std::vector<double> forward, backward;
+    for (const std::vector<StageMeasurement> *set : {&first[k], &runs[k]})
+      for (const StageMeasurement &m : *set) {
+        forward.push_back(m.forwardMs);
+        backward.push_back(m.backwardMs);
+      }
+    // What the forward keeps is the same every run, unlike its time.
+    StageMeasurement stage{median(forward), median(backward), first[k].front().activationBytes};
+    if (!inputGrads.empty()) {
+      std::vector<double> inputs, splits;
+      for (const StageMeasurement &m : inputGrads[k]) {
+        inputs.push_back(m.inputGradMs);
+        splits.push_back(m.backwardMs);
+      }
+      // I's share of the split backward, which costs more than the fused
+      // one (the cost model's B) on small stages.
+      double split = median(splits);
+      stage.inputGradMs = split > 0 ? stage.backwardMs * std::min(1.0, median(inputs) / split) : 0;
+      stage.weightKeptBytes = inputGrads[k].front().weightKeptBytes;
+    }
+    result.push_back(stage);
+  }
+  return result;
+}
 
 } // namespace
 
@@ -154,7 +247,7 @@ std::vector<StageMeasurement> ppc::timeStages(Model &model, const std::vector<un
   std::unordered_set<const Value *> modelInputs(g.inputs().begin(), g.inputs().end());
   for (const Value *in : g.inputs())
     env[in] = impl.exampleValues.at(in);
-  std::vector<StageMeasurement> measured;
+  Runners runners;
   int id = 0;
   for (const OpRange &ops : regions(g, positions)) {
     StageInterface io = regionInterface(g, ops);
@@ -164,18 +257,18 @@ std::vector<StageMeasurement> ppc::timeStages(Model &model, const std::vector<un
       inputs.push_back(env.at(v));
       received.push_back(!modelInputs.count(v));
     }
-    StageRunner runner(buildRegionModule(model, ops, io, id), inputs, received);
-    try {
-      c10::IValue result = runner.firstRun();
-      const auto &outs = result.toTupleRef().elements();
-      for (size_t i = 0; i < outs.size(); ++i)
-        env[io.outputs[i]] = outs[i];
-      measured.push_back(runner.measure(opts));
-    } catch (const std::exception &e) {
-      throw CompileError("could not time stage " + std::to_string(id) + " (ops from '" +
-                         g.ops()[ops.begin]->path + "'): " + errorSummary(e));
-    }
+    runners.names.push_back("stage " + std::to_string(id) + " (ops from '" +
+                            g.ops()[ops.begin]->path + "')");
+    runners.list.push_back(
+        std::make_unique<StageRunner>(buildRegionModule(model, ops, io, id), inputs, received));
+    c10::IValue result =
+        forStage(runners, runners.list.size() - 1, [](StageRunner &s) { return s.firstRun(); });
+    const auto &outs = result.toTupleRef().elements();
+    for (size_t i = 0; i < outs.size(); ++i)
+      env[io.outputs[i]] = outs[i];
     ++id;
   }
-  return measured;
+  for (auto &runner : runners.list)
+    runner->prepare(opts);
+  return measureInterleaved(runners, opts);
 }

@@ -82,6 +82,7 @@ public:
     for (size_t i = 0; i < params.size(); ++i)
       params[i].requires_grad_(required[i]);
   }
+  const std::vector<at::Tensor> &tensors() const { return params; }
   /// Each timed backward writes .grad afresh instead of adding to it.
   void clear() {
     for (at::Tensor &p : params)

@@ -83,6 +83,9 @@ struct OpCost {
   /// Bytes its results keep alive for the backward, as measured; -1 until
   /// measured: then the tensors it creates count.
   double activationBytes = -1;
+  /// Of those, what zero-bubble's W still needs after I has run (I frees
+  /// what only the input gradients read); -1 until measured: all of them.
+  double weightKeptBytes = -1;
 };
 
 class Op {

@@ -50,6 +50,7 @@ public:
     prefixBackward.assign(n + 1, 0);
     prefixInputGrad.assign(n + 1, 0);
     prefixActivation.assign(n + 1, 0);
+    prefixWeightKept.assign(n + 1, 0);
     prefixOutput.assign(n + 1, 0);
     for (const Value *out : g.outputs())
       if (out->def)
@@ -67,6 +68,9 @@ public:
           (op->cost.inputGradMs >= 0 ? op->cost.inputGradMs : opBackwardTime(*op) / 2);
       inputGradMeasured |= op->cost.inputGradMs >= 0;
       prefixActivation[op->index + 1] = prefixActivation[op->index] + opActivationBytes(*op);
+      prefixWeightKept[op->index + 1] =
+          prefixWeightKept[op->index] +
+          (op->cost.weightKeptBytes >= 0 ? op->cost.weightKeptBytes : opActivationBytes(*op));
     }
     addLiveRanges(g);
     addParams(g);
@@ -100,6 +104,7 @@ public:
       if (opts.linkGBps > 0)
         c.commMs = (live[a] + live[c.endOp]) / (opts.linkGBps * 1e9) * 1e3;
       c.activationBytes = prefixActivation[c.endOp] - prefixActivation[a];
+      c.weightKeptBytes = prefixWeightKept[c.endOp] - prefixWeightKept[a];
       c.inputBytes = live[a];
       c.boundaryBytesOut = live[c.endOp];
       c.paramBytes = paramBytes += bytes[j];
@@ -166,8 +171,8 @@ private:
   }
 
   const PartitionOptions &opts;
-  std::vector<double> prefixTime, prefixBackward, prefixInputGrad, prefixActivation, prefixOutput,
-      live;
+  std::vector<double> prefixTime, prefixBackward, prefixInputGrad, prefixActivation,
+      prefixWeightKept, prefixOutput, live;
   bool inputGradMeasured = false;
   std::pair<unsigned, double> lossOutput{~0u, 0}; // defining op, bytes
   std::vector<ParamUse> params;
@@ -177,11 +182,15 @@ private:
 double memoryBytes(const StageCost &c, int k, int stages, const PartitionOptions &opts,
                    bool recompute) {
   double held = heldBytes(c, opts);
-  double activations = keptActivationBytes(c);
-  int inFlight = opts.inFlight(k, stages);
-  if (recompute)
-    return held + c.inputBytes * inFlight + activations;
-  return held + (activations + c.inputBytes) * inFlight;
+  double activations = keptActivationBytes(c), forWeights = keptWeightBytes(c);
+  double most = 0;
+  for (const InFlight &live : opts.inFlight(k, stages)) {
+    double inputs = c.inputBytes * live.total();
+    most =
+        std::max(most, recompute ? inputs + activations
+                                 : inputs + activations * live.full + forWeights * live.weightOnly);
+  }
+  return held + most;
 }
 
 /// Decides whether stage k recomputes, fills its memory, and returns its
@@ -323,8 +332,17 @@ std::string boundAbove(double bytes) {
 
 } // namespace
 
+/// Model outputs but the loss's are counted as held (heldBytes), not here.
+static double withoutHeldOutputs(const StageCost &c, double bytes) {
+  return std::max(0.0, bytes - (c.outputBytes - c.lossOutputBytes));
+}
+
 double ppc::keptActivationBytes(const StageCost &c) {
-  return std::max(0.0, c.activationBytes - (c.outputBytes - c.lossOutputBytes));
+  return withoutHeldOutputs(c, c.activationBytes);
+}
+
+double ppc::keptWeightBytes(const StageCost &c) {
+  return withoutHeldOutputs(c, std::min(c.weightKeptBytes, c.activationBytes));
 }
 
 double ppc::heldBytes(const StageCost &c, const PartitionOptions &opts) {
@@ -365,8 +383,10 @@ std::map<std::string, std::pair<unsigned, unsigned>> ppc::moduleSpans(const Grap
 
 InFlightFn ppc::inFlightFor(llvm::StringRef schedule, int microbatches) {
   if (schedule == "gpipe")
-    return [microbatches](int, int) { return microbatches; };
-  return [microbatches](int k, int s) { return std::min(s - k, microbatches); };
+    return [microbatches](int, int) { return std::vector<InFlight>{{microbatches, 0}}; };
+  return [microbatches](int k, int s) {
+    return std::vector<InFlight>{{std::min(s - k, microbatches), 0}};
+  };
 }
 
 std::vector<Candidate> ppc::splitCandidates(const Graph &g) {

@@ -38,8 +38,17 @@ enum class Recompute {
   Auto, // only the stages that need it to fit maxStageBytes
 };
 
-/// Microbatches whose activations stage `stage` of `stages` keeps at once.
-using InFlightFn = std::function<int(int stage, int stages)>;
+/// Microbatches whose activations a stage keeps at one moment: in full, and
+/// (zero-bubble, between I and W) only what the weight gradients need.
+struct InFlight {
+  int full = 0;
+  int weightOnly = 0;
+  int total() const { return full + weightOnly; }
+};
+
+/// The moments where stage `stage` of `stages` may peak (one for schedules
+/// without a split backward, whose peak is the most microbatches).
+using InFlightFn = std::function<std::vector<InFlight>(int stage, int stages)>;
 
 /// 1F1B and its variants keep min(S - k, M) at stage k; GPipe keeps all M.
 InFlightFn inFlightFor(llvm::StringRef schedule, int microbatches);
@@ -56,7 +65,7 @@ struct PartitionOptions {
   Recompute recompute = Recompute::None;
   /// pprun holds every microbatch's model outputs until the step ends.
   int microbatches = 8;
-  InFlightFn inFlight = [](int k, int s) { return s - k; };
+  InFlightFn inFlight = [](int k, int s) { return std::vector<InFlight>{{s - k, 0}}; };
   std::vector<SplitPoint> fixedSplits; // kept; the rest are chosen
   /// Balance forward plus backward (a training step) instead of forward
   /// alone; backward is Op::cost.backwardMs, or twice the roofline time for
@@ -95,6 +104,7 @@ struct StageCost {
   double paramBytes = 0;        // parameters and buffers its ops read
   double paramCount = 0;        // their elements
   double activationBytes = 0;   // tensors its ops produce, views excluded
+  double weightKeptBytes = 0;   // of them, what W still needs after I
   double boundaryBytesOut = 0;  // values live across its end
   double sendBytes = 0;         // values it sends, once per consumer (stageCosts only)
   double inputBytes = 0;        // values live across its start: what it receives
@@ -125,6 +135,9 @@ std::vector<StageCost> stageCosts(const Graph &g, const PartitionOptions &opts =
 /// What one microbatch in flight keeps of a stage's activations: model
 /// outputs other than output 0 are counted as held instead.
 double keptActivationBytes(const StageCost &c);
+
+/// The same between zero-bubble's I and W.
+double keptWeightBytes(const StageCost &c);
 
 /// What a stage holds whatever the schedule: parameters with their state,
 /// every microbatch's model outputs, and in training the largest gradient

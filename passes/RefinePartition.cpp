@@ -66,6 +66,15 @@ void scaleActivations(Graph &g, const StageCost &c, double measured) {
   scaleOps(g, c.firstOp, c.endOp, &OpCost::activationBytes, measured);
 }
 
+/// Scales what stage c's ops keep between I and W to its measurement,
+/// starting from their activations where none was measured before.
+void scaleWeightKept(Graph &g, const StageCost &c, double measured) {
+  for (unsigned i = c.firstOp; i < c.endOp; ++i)
+    if (g.ops()[i]->cost.weightKeptBytes < 0)
+      g.ops()[i]->cost.weightKeptBytes = opActivationBytes(*g.ops()[i]);
+  scaleOps(g, c.firstOp, c.endOp, &OpCost::weightKeptBytes, measured);
+}
+
 /// Splits the backward of stage c's ops into I and W as measured, starting
 /// from halves where none was measured before.
 void scaleInputGrads(Graph &g, const StageCost &c, double measured) {
@@ -86,6 +95,8 @@ void applyMeasurements(Graph &g, const RefineRound &round, bool training) {
       scaleActivations(g, c, m.activationBytes);
     if (training && m.inputGradMs >= 0)
       scaleInputGrads(g, c, m.inputGradMs);
+    if (training && m.weightKeptBytes >= 0)
+      scaleWeightKept(g, c, m.weightKeptBytes);
   }
 }
 

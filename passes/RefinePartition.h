@@ -35,6 +35,9 @@ struct StageMeasurement {
   /// Of backwardMs, the input gradients alone (zero-bubble's I; W is the
   /// rest); -1 when the backward was not split.
   double inputGradMs = -1;
+  /// Of activationBytes, what is still alive between I and W (I frees what
+  /// only the input gradients read); -1 when the backward was not split.
+  double weightKeptBytes = -1;
 };
 
 /// Measures the stages of the partition cut at `positions` (sorted op indices).

@@ -3,6 +3,10 @@ add_library(ppc_manifest STATIC ${CMAKE_CURRENT_LIST_DIR}/Manifest.cpp)
 ppc_plain(ppc_manifest)
 target_link_libraries(ppc_manifest PUBLIC nlohmann_json::nlohmann_json)
 
+# Zero-bubble's split backward, which pprun runs and ppc's stage timing measures.
+add_library(ppc_split_backward STATIC ${CMAKE_CURRENT_LIST_DIR}/SplitBackward.cpp)
+ppc_torch_cpu(ppc_split_backward)
+
 # The microbatch runtime behind pprun.
 add_library(ppc_runtime STATIC
   ${CMAKE_CURRENT_LIST_DIR}/Device.cpp
@@ -13,7 +17,6 @@ add_library(ppc_runtime STATIC
   ${CMAKE_CURRENT_LIST_DIR}/NcclBackend.cpp
   ${CMAKE_CURRENT_LIST_DIR}/Executor.cpp
   ${CMAKE_CURRENT_LIST_DIR}/Recompute.cpp
-  ${CMAKE_CURRENT_LIST_DIR}/SplitBackward.cpp
   ${CMAKE_CURRENT_LIST_DIR}/Training.cpp
   ${CMAKE_CURRENT_LIST_DIR}/LrSchedule.cpp
   ${CMAKE_CURRENT_LIST_DIR}/DataSource.cpp
@@ -33,4 +36,5 @@ if(PPC_WITH_CUDA)
       INCLUDE_DIRECTORIES ${PPC_SITE_PACKAGES}/nvidia/nccl/include SKIP_PRECOMPILE_HEADERS ON)
   endif()
 endif()
-target_link_libraries(ppc_runtime PUBLIC ppc_manifest ppc_schedule ppc_support nlohmann_json::nlohmann_json)
+target_link_libraries(ppc_runtime PUBLIC ppc_manifest ppc_schedule ppc_split_backward ppc_support
+                      nlohmann_json::nlohmann_json)

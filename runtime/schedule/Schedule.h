@@ -97,8 +97,22 @@ struct StageCosts {
   std::vector<double> weightGradMs;
   /// Transfer time of stage k's outputs to its consumers (0 = free).
   std::vector<double> sendMs;
-  /// Activation bytes one microbatch keeps alive in stage k between F and B.
+  /// Activation bytes one microbatch keeps alive in stage k between F and B
+  /// (or zero-bubble's I).
   std::vector<double> activationBytes;
+  /// What it still keeps between I and W: I frees what only the input
+  /// gradients needed. Absent: all of activationBytes.
+  std::vector<double> weightKeptBytes;
+};
+
+/// Microbatches a stage holds at one moment: in full (from F to B, or to a
+/// zero-bubble I), and between I and W only what W needs.
+struct LiveMicrobatches {
+  int full = 0;
+  int weightOnly = 0;
+  bool operator==(const LiveMicrobatches &o) const {
+    return full == o.full && weightOnly == o.weightOnly;
+  }
 };
 
 struct TimedAction {
@@ -111,8 +125,11 @@ struct Simulation {
   double stepMs = 0;
   /// Idle share of rank time over the step: 1 - sum(busy) / (ranks * step).
   double bubbleFraction = 0;
-  std::vector<double> busyMs;                     // per rank
-  std::vector<double> peakActivationBytes;        // per stage
+  std::vector<double> busyMs;              // per rank
+  std::vector<double> peakActivationBytes; // per stage
+  /// Per stage, what it holds after each change (where a peak can be,
+  /// whatever the bytes of each kind).
+  std::vector<std::vector<LiveMicrobatches>> liveStates;
   std::vector<std::vector<TimedAction>> timeline; // per rank
 };
 

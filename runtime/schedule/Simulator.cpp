@@ -6,8 +6,9 @@
 // their gradients cross the same boundary; edges within a rank are free).
 // From the timeline come the step time, busy time per rank, the bubble, and
 // peak activation memory per stage: in training a microbatch holds its
-// activations from the start of its F to the end of its B or W; in inference
-// only while its F runs.
+// activations from the start of its F to the end of its B, or with a split
+// backward all of them until its I ends and what W needs until its W ends;
+// in inference only while its F runs.
 //
 //===----------------------------------------------------------------------===//
 #include "runtime/schedule/Replay.h"
@@ -39,28 +40,72 @@ static double actionMs(const Action &a, const StageCosts &c) {
   return part > 0 ? part : backward / 2;
 }
 
-/// Live microbatches per stage over time: +1 when activations are taken,
-/// -1 when freed; frees sort before takes at the same instant.
-static std::vector<double> peakActivations(const Schedule &s, const ReplayTimes &times,
-                                           const StageCosts &costs) {
-  std::vector<std::vector<std::pair<double, int>>> events(s.numStages);
+namespace {
+
+/// A change in what a stage holds; at one instant frees go first, then I's
+/// release, then takes, so that back-to-back actions do not overlap.
+struct LiveEvent {
+  double at = 0;
+  int order = 0; // 0 free, 1 I's release, 2 take
+  int full = 0, weightOnly = 0;
+  bool operator<(const LiveEvent &o) const { return at != o.at ? at < o.at : order < o.order; }
+};
+
+std::vector<std::vector<LiveEvent>> liveEvents(const Schedule &s, const ReplayTimes &times) {
+  std::vector<std::vector<LiveEvent>> events(s.numStages);
   for (int r = 0; r < s.numRanks; ++r)
     for (size_t i = 0; i < s.ranks[r].size(); ++i) {
       const Action &a = s.ranks[r][i];
       double start = times.start[r][i], end = times.end[r][i];
-      if (a.kind == ActionKind::Forward)
-        events[a.stage].push_back({start, +1});
-      if (a.kind == ActionKind::Backward || a.kind == ActionKind::WeightGrad ||
-          (!s.training && a.kind == ActionKind::Forward))
-        events[a.stage].push_back({end, -1});
+      auto &stage = events[a.stage];
+      switch (a.kind) {
+      case ActionKind::Forward:
+        stage.push_back({start, 2, +1, 0});
+        if (!s.training)
+          stage.push_back({end, 0, -1, 0});
+        break;
+      case ActionKind::Backward:
+        stage.push_back({end, 0, -1, 0});
+        break;
+      case ActionKind::InputGrad:
+        stage.push_back({end, 1, -1, +1});
+        break;
+      case ActionKind::WeightGrad:
+        stage.push_back({end, 0, 0, -1});
+        break;
+      }
     }
+  return events;
+}
+
+std::vector<LiveMicrobatches> statesOf(std::vector<LiveEvent> events) {
+  std::sort(events.begin(), events.end());
+  std::vector<LiveMicrobatches> states;
+  LiveMicrobatches live;
+  for (const LiveEvent &e : events) {
+    live.full += e.full;
+    live.weightOnly += e.weightOnly;
+    if (std::find(states.begin(), states.end(), live) == states.end())
+      states.push_back(live);
+  }
+  return states;
+}
+
+} // namespace
+
+/// Per stage, the largest of what it holds after any change, in bytes.
+static std::vector<double> peakBytes(const std::vector<std::vector<LiveMicrobatches>> &states,
+                                     const StageCosts &costs) {
   std::vector<double> peaks;
-  for (int stage = 0; stage < s.numStages; ++stage) {
-    std::sort(events[stage].begin(), events[stage].end());
-    int live = 0, most = 0;
-    for (const auto &event : events[stage])
-      most = std::max(most, live += event.second);
-    peaks.push_back(most * costAt(costs.activationBytes, stage));
+  for (size_t stage = 0; stage < states.size(); ++stage) {
+    double full = costAt(costs.activationBytes, int(stage));
+    double kept = stage < costs.weightKeptBytes.size() && costs.weightKeptBytes[stage] >= 0
+                      ? costs.weightKeptBytes[stage]
+                      : full;
+    double most = 0;
+    for (const LiveMicrobatches &live : states[stage])
+      most = std::max(most, live.full * full + live.weightOnly * kept);
+    peaks.push_back(most);
   }
   return peaks;
 }
@@ -87,6 +132,8 @@ Simulation ppc::sched::simulate(const Schedule &s, const StageCosts &costs) {
   for (double b : sim.busyMs)
     busy += b;
   sim.bubbleFraction = sim.stepMs > 0 ? 1 - busy / (s.numRanks * sim.stepMs) : 0;
-  sim.peakActivationBytes = peakActivations(s, times, costs);
+  for (const std::vector<LiveEvent> &events : liveEvents(s, times))
+    sim.liveStates.push_back(statesOf(events));
+  sim.peakActivationBytes = peakBytes(sim.liveStates, costs);
   return sim;
 }

@@ -330,9 +330,10 @@ TEST(Partitioner, StageCostsMatchANaiveRecount) {
         if (out->def && out->def->index >= a && out->def->index < b)
           outputs += out->isTensor() ? out->tensor.bytes() : 8;
       EXPECT_DOUBLE_EQ(costs[k].outputBytes, outputs);
-      EXPECT_DOUBLE_EQ(costs[k].memoryBytes,
-                       params + (activations + liveAcross(a)) * opts.inFlight(k, costs.size()) +
-                           outputs * opts.microbatches);
+      EXPECT_DOUBLE_EQ(costs[k].memoryBytes, params +
+                                                 (activations + liveAcross(a)) *
+                                                     opts.inFlight(k, costs.size()).front().full +
+                                                 outputs * opts.microbatches);
     }
   }
 }
@@ -448,13 +449,33 @@ TEST(Partitioner, AutoRecomputesOnlyTheStagesOverTheCap) {
   EXPECT_LE(automatic[1].memoryBytes, opts.maxStageBytes);
 }
 
+TEST(Partitioner, WeightOnlyMicrobatchesHoldWhatWNeeds) {
+  auto g = chain();
+  for (const auto &op : g->ops()) { // I frees three quarters of every op's activations
+    op->cost.activationBytes = 400;
+    op->cost.weightKeptBytes = 100;
+  }
+  PartitionOptions opts;
+  opts.stages = 2;
+  opts.training = true;
+  // Zero-bubble-like moments: two full, or one full and three between I and W.
+  opts.inFlight = [](int, int) { return std::vector<InFlight>{{2, 0}, {1, 3}}; };
+  for (const StageCost &c : partitionCosts(*g, {2}, opts)) {
+    EXPECT_DOUBLE_EQ(c.weightKeptBytes, c.activationBytes / 4);
+    double held = c.paramBytes + c.largestParamBytes + 8 * c.outputBytes;
+    double kept = keptActivationBytes(c), forW = keptWeightBytes(c);
+    double peak = std::max(2 * (kept + c.inputBytes), kept + 3 * forW + 4 * c.inputBytes);
+    EXPECT_DOUBLE_EQ(c.memoryBytes, held + peak);
+  }
+}
+
 TEST(Partitioner, InFlightFollowsTheSchedule) {
   InFlightFn gpipe = inFlightFor("gpipe", 8), oneFOneB = inFlightFor("1f1b", 3);
-  EXPECT_EQ(gpipe(0, 4), 8);
-  EXPECT_EQ(gpipe(3, 4), 8);
+  EXPECT_EQ(gpipe(0, 4).front().full, 8);
+  EXPECT_EQ(gpipe(3, 4).front().full, 8);
   std::vector<int> kept;
   for (int k = 0; k < 4; ++k)
-    kept.push_back(oneFOneB(k, 4));
+    kept.push_back(oneFOneB(k, 4).front().full);
   EXPECT_EQ(kept, (std::vector<int>{3, 3, 2, 1}));
 }
 

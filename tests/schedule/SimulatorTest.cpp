@@ -2,7 +2,8 @@
 //
 // With equal stage costs the simulated bubble matches the closed forms of
 // GPipe, 1F1B and interleaved 1F1B; ZB-H1 beats 1F1B; peak activations count
-// microbatches in flight; transfers cost only between ranks.
+// microbatches in flight (after a zero-bubble I, only what W needs); transfers cost only between
+// ranks.
 //
 //===----------------------------------------------------------------------===//
 #include "tests/schedule/ScheduleTesting.h"
@@ -69,6 +70,28 @@ TEST(Simulate, ZeroBubbleHoldsActivationsUntilWeightGrad) {
   // Deferred W's keep later stages at 1F1B's first-stage peak of p.
   std::vector<double> peaks = run("zero-bubble", 4, 4, 8).peakActivationBytes;
   EXPECT_EQ(peaks, (std::vector<double>{4, 4, 4, 4}));
+}
+
+TEST(Simulate, ZeroBubbleHoldsOnlyWhatWNeedsBetweenIAndW) {
+  Schedule s = generateSchedule("zero-bubble", 4, 4, 8, true);
+  StageCosts costs = equalCosts(4);
+  costs.weightKeptBytes.assign(4, 0.25);
+  Simulation sim = simulate(s, costs);
+  for (int k = 0; k < 4; ++k) {
+    double most = 0; // the largest of the moments the simulation lists
+    for (const LiveMicrobatches &live : sim.liveStates[k])
+      most = std::max(most, live.full + 0.25 * live.weightOnly);
+    EXPECT_DOUBLE_EQ(sim.peakActivationBytes[k], most) << "stage " << k;
+    EXPECT_GE(sim.peakActivationBytes[k], 1.0) << "stage " << k;
+  }
+  // The first stage still takes four F's before its first I; later ones hold less in full.
+  EXPECT_DOUBLE_EQ(sim.peakActivationBytes[0], 4.0);
+  EXPECT_LT(sim.peakActivationBytes[3], 4.0);
+  // The last stage runs each I right after its F: one in full, the rest waiting for W.
+  bool waitsForW = false;
+  for (const LiveMicrobatches &live : sim.liveStates[3])
+    waitsForW |= live.weightOnly > 0;
+  EXPECT_TRUE(waitsForW);
 }
 
 TEST(Simulate, InferenceHoldsOneMicrobatchAtATime) {
