@@ -14,15 +14,16 @@ cd "$(dirname "$0")/.."
 BUILD_DIR=${1:-build}
 
 # transformers 4.46.3: from 4.53 on its causal mask is built with vmap, which torch.jit.trace
-# (HF's torchscript=True export) cannot follow.
-TORCH_PIN=(torch==2.11.0 torchvision==0.26.0 transformers==4.46.3)
+# (HF's torchscript=True export) cannot follow. matplotlib: examples/train-gpt2's loss curve.
+PY_PINS=(torch==2.11.0 torchvision==0.26.0 transformers==4.46.3 matplotlib==3.11.2)
 PIN_KEY=torch-2.11.0
 VENV=${PPC_VENV:-$HOME/.cache/ppc/venv-$PIN_KEY}
 
 PACKAGES=(build-essential cmake ninja-build ccache git ca-certificates python3 python3-venv
           python3-dev # Python.h, for the extension ppc._C (python/)
           libgloo-dev llvm-dev libgtest-dev nlohmann-json3-dev libssl-dev
-          zlib1g-dev libzstd-dev libxml2-dev libffi-dev libncurses-dev) # the last five: LLVM's CMake config
+          zlib1g-dev libzstd-dev libxml2-dev libffi-dev libncurses-dev # these five: LLVM's CMake config
+          bible-kjv) # the `bible` program and the KJV text examples/train-gpt2 trains on
 
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
@@ -39,11 +40,11 @@ fi
 # The venv is complete once its stamp names the pins; a half-finished or older install is
 # brought to the pins in place (pip keeps what already matches).
 STAMP="$VENV/.ppc-pins"
-if [ "$(cat "$STAMP" 2>/dev/null)" != "${TORCH_PIN[*]}" ]; then
-  echo "setup: installing ${TORCH_PIN[*]} into $VENV (once; a few GB)"
+if [ "$(cat "$STAMP" 2>/dev/null)" != "${PY_PINS[*]}" ]; then
+  echo "setup: installing ${PY_PINS[*]} into $VENV (once; a few GB)"
   [ -x "$VENV/bin/pip" ] || { rm -rf "$VENV"; /usr/bin/python3 -m venv "$VENV"; }
-  "$VENV/bin/pip" install -q --disable-pip-version-check "${TORCH_PIN[@]}"
-  echo "${TORCH_PIN[*]}" > "$STAMP"
+  "$VENV/bin/pip" install -q --disable-pip-version-check "${PY_PINS[@]}"
+  echo "${PY_PINS[*]}" > "$STAMP"
 fi
 PY="$VENV/bin/python3"
 TORCH_CMAKE=$("$PY" -c 'import torch.utils; print(torch.utils.cmake_prefix_path)')
