@@ -19,6 +19,7 @@ steps after the first (warm-up); a step's time is the slowest rank's.
 """
 import argparse
 import json
+import math
 import os
 import socket
 import subprocess
@@ -267,7 +268,19 @@ def reference(spec, inputs, targets):
 
 
 def max_rel(a, b):
-    return float((a.double() - b.double()).abs().max() / b.double().abs().max().clamp_min(1e-30))
+    """max|a-b| / max|b|, computed so that a NaN anywhere in a or b gives NaN (torch's max and
+    clamp propagate it); different shapes give inf. Callers test `not (d <= TOL)`."""
+    if not isinstance(a, torch.Tensor) or tuple(a.shape) != tuple(b.shape):
+        return math.inf
+    if b.numel() == 0:
+        return 0.0
+    a, b = a.detach().double(), b.detach().double()
+    return float((a - b).abs().max() / b.abs().max().clamp_min(1e-30))
+
+
+def worse(d, worst):
+    """d replaces worst unless worst is already NaN or d <= worst (NaN beats every number)."""
+    return not math.isnan(worst) and not (d <= worst)
 
 
 def first_tensor(v):
@@ -284,7 +297,7 @@ def grad_diff(got, ref):
             continue
         present.add(pid)
         d = max_rel(got[n], g)
-        if d > worst:
+        if worse(d, worst):
             worst, name = d, n
     missing = sorted(n for n, (_, pid) in ref.items() if pid not in present)
     return dict(grad_max_rel_diff=worst, grad_worst=name, grads_missing=missing)

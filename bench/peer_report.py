@@ -1,4 +1,5 @@
 """Tables and the correctness check for bench/peer_bench.py's records (one dict per JSON line)."""
+import math
 
 TOL = 1e-5  # the project's end-to-end tolerance (max relative difference)
 
@@ -15,6 +16,11 @@ def fmt(v, digits=3):
 def short(msg, n=160):
     line = msg.strip().splitlines()[0] if msg.strip() else msg
     return (line[:n] + "…" if len(line) > n else line).replace("|", "\\|")
+
+
+def within(v):
+    """True when v is a number no larger than TOL: NaN, inf and None are not."""
+    return isinstance(v, (int, float)) and not (isinstance(v, float) and math.isnan(v)) and v <= TOL
 
 
 def cell(result, key="ms"):
@@ -113,7 +119,7 @@ def check(records):
         if "error" in r:
             bad.append(f"{r['model']} M={r['microbatches']}: {short(r['error'])}")
         for key in ("output_max_rel_diff", "grad_max_rel_diff"):
-            if r.get(key, 0) > TOL:
+            if key in r and not within(r[key]):
                 bad.append(f"{r['model']}: {key} {r[key]}")
         if r.get("grads_missing"):
             bad.append(f"{r['model']}: grads missing {r['grads_missing']}")
