@@ -2,15 +2,16 @@
 """bench/peer_bench.py's comparisons fail on NaN, inf and mismatched shapes, never pass them.
 
 A check built on `max(...)` or `d > TOL` passes NaN (every comparison with it is false). This
-feeds peer_bench's max_rel and grad_diff, and peer_report's check, values that hold
-NaN and asserts each reports a failure. usage: peer_bench_nan_test.py BENCH_DIR
+feeds peer_bench's max_rel, grad_diff and tied_copies, and peer_report's check, values that hold
+NaN and asserts each reports a failure. usage: peer_bench_nan_test.py BENCH_DIR WORK_DIR
 """
 import math
+import os
 import sys
 
 import torch
 
-BENCH = sys.argv[1]
+BENCH, WORK = sys.argv[1:3]
 sys.path.insert(0, BENCH)
 import peer_bench  # noqa: E402
 import peer_report  # noqa: E402
@@ -44,15 +45,29 @@ for order in (["a", "b", "c"], ["b", "a", "c"], ["c", "b", "a"]):
     expect(f"grad_diff {order}: NaN is the worst", math.isnan(d["grad_max_rel_diff"])
            and d["grad_worst"] == "b")
 
+os.makedirs(WORK, exist_ok=True)
+tied = [os.path.join(WORK, f"tied{r}.pt") for r in range(2)]
+torch.save([[ref]], tied[0])
+torch.save([[nan]], tied[1])
+expect("tied_copies: a NaN copy gives NaN",
+       math.isnan(peer_bench.tied_copies(tied, 3)["tied_copies_max_rel_diff"]))
+torch.save([[ref.clone()]], tied[1])
+expect("tied_copies: equal copies give 0",
+       peer_bench.tied_copies(tied, 3)["tied_copies_max_rel_diff"] == 0)
+
+
 def run(side="ppc", **figures):
     return dict(bench="run", side=side, transport="gloo", model="m", microbatches=2, **figures)
 
 
-good = [run(output_max_rel_diff=0.0), run(grad_max_rel_diff=1e-7, grads_missing=[])]
+good = [run(output_max_rel_diff=0.0), run(grad_max_rel_diff=1e-7, grads_missing=[]),
+        run("peer", tied_copies_max_rel_diff=0.0)]
 expect("check: good figures pass", peer_report.check(good) == 0)
-for key in ("output_max_rel_diff", "grad_max_rel_diff"):
-    for value in (float("nan"), math.inf, 1.0):
-        expect(f"check: {key} = {value} fails", peer_report.check(good + [run(**{key: value})]) == 1)
+for key in ("output_max_rel_diff", "grad_max_rel_diff", "tied_copies_max_rel_diff"):
+    for side in ("ppc", "peer", "peer-direct"):
+        for value in (float("nan"), math.inf, 1.0):
+            expect(f"check: {side} {key} = {value} fails",
+                   peer_report.check(good + [run(side, **{key: value})]) == 1)
 expect("check: a failed ppc run fails", peer_report.check(good + [run(error="boom")]) == 1)
 expect("check: a missing gradient fails",
        peer_report.check(good + [run(grad_max_rel_diff=0.0, grads_missing=["w"])]) == 1)
