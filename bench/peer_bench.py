@@ -25,7 +25,7 @@ as torch.distributed.pipelining asks its users to; ppc sums tied gradients itsel
 A side that fails is reported with its own message, never a number. Each run makes --warmup
 steps that are not timed, then --steps measured ones; a step's time is the slowest rank's, and
 the records give the median, quartiles, minimum and maximum over the measured steps.
---check fails on a failed ppc run and on any correctness figure,
+--check (the ctest e2e.peer_bench_check) fails on a failed ppc run and on any correctness figure,
 of either side, that is not within peer_report.TOL; it never looks at a time.
 """
 import argparse
@@ -77,7 +77,7 @@ def parse_args():
     ap.add_argument("--json", help="write every record here too")
     ap.add_argument("--check", action="store_true",
                     help="exit non-zero when a ppc run fails or any side's correctness figure "
-                    "is beyond peer_report.TOL or NaN")
+                    "is beyond peer_report.TOL or NaN (the ctest e2e.peer_bench_check)")
     args = ap.parse_args()
     if args.quick:
         args.models = "gpt2-12l,unet-skip,tied-lm,non-tensor" if args.models == ap.get_default(
