@@ -3,22 +3,34 @@
 process count and threads, in one run. Prints one JSON object a line; --markdown writes tables.
 
 usage: bench/peer_bench.py [--build build] [--models a,b] [--microbatches 4,8,16]
-                           [--schedule 1f1b] [--steps 3] [--device cpu|cuda] [--quick]
-                           [--markdown FILE] [--json FILE]
+                           [--schedule 1f1b] [--warmup 2] [--steps 15] [--device cpu|cuda]
+                           [--modes infer,train] [--peer-modes default,direct]
+                           [--transports gloo,gloo-p2p,threads]
+                           [--quick] [--check] [--markdown FILE] [--json FILE]
 
 Per model (bench/peer_models.py):
 - split: wall time of pipeline(model, mb_args, split_spec) in this process against the ppc
   process for the same --split (load, partition, write), and ppc --stages N with its cost model.
 - correctness: inference outputs and one training step's gradients of each side against the
-  unpartitioned eager model on the whole batch (max over tensors of max|a-b| / max|b|).
+  unpartitioned eager model on the whole batch (max over tensors of max|a-b| / max|b|; NaN or a
+  shape mismatch counts as a failure, never as a small difference), and for the peer whether
+  the copies of each tied parameter are still equal after the run's last optimizer step.
 - throughput: step time and samples/s of inference and training (SGD) at each M, both sides as
   separate processes over Gloo (ranks launched here with RANK/WORLD_SIZE/MASTER_*, one intra-op
-  thread each), plus pprun's threads transport; peak RSS per rank from wait4.
-A side that fails is reported with its own message, never a number. Step times average the
-steps after the first (warm-up); a step's time is the slowest rank's.
+  thread each), plus pprun's threads transport; peak RSS per rank sampled from /proc.
+The peer runs in both of its usual modes (peer_worker.py): "default", pipeline()'s stage
+submodules run through torch.fx.Interpreter, and "direct", their generated code called directly.
+In training it all-reduces the gradients of the parameters pipeline() replicated (tied weights),
+as torch.distributed.pipelining asks its users to; ppc sums tied gradients itself.
+A side that fails is reported with its own message, never a number. Each run makes --warmup
+steps that are not timed, then --steps measured ones; a step's time is the slowest rank's, and
+the records give the median, quartiles, minimum and maximum over the measured steps.
+--check (the ctest e2e.peer_bench_check) fails on a failed ppc run and on any correctness figure,
+of either side, that is not within peer_report.TOL; it never looks at a time.
 """
 import argparse
 import json
+import math
 import os
 import socket
 import subprocess
@@ -37,10 +49,19 @@ import peer_report  # noqa: E402
 def parse_args():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default=os.path.join(HERE, "..", "build"))
+    ap.add_argument("--ppc", help="the ppc binary (default: BUILD/tools/ppc)")
+    ap.add_argument("--pprun", help="the pprun binary (default: BUILD/tools/pprun)")
     ap.add_argument("--models", default="gpt2-12l,gpt2-12l-stock,unet-skip,tied-lm,non-tensor,gpt2-124m")
     ap.add_argument("--microbatches", default="4,8,16")
     ap.add_argument("--schedule", default="1f1b", choices=["gpipe", "1f1b"])
-    ap.add_argument("--steps", type=int, default=3, help="per run; the first is warm-up")
+    ap.add_argument("--modes", default="infer,train", help="inference, training or both")
+    ap.add_argument("--warmup", type=int, default=2, help="untimed steps before the measured ones")
+    ap.add_argument("--steps", type=int, default=15, help="measured steps per run")
+    ap.add_argument("--peer-modes", default="default,direct",
+                    help="default: stage submodules through torch.fx.Interpreter; direct: their "
+                    "generated code")
+    ap.add_argument("--transports", help="pprun's, comma-separated (default: gloo,gloo-p2p,threads "
+                    "on the CPU, nccl,threads on GPUs)")
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--threads", type=int, default=1, help="intra-op threads per rank, both sides")
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
@@ -50,31 +71,48 @@ def parse_args():
     ap.add_argument("--big-batch", type=int, default=16, help="batch of gpt2-124m")
     ap.add_argument("--big-seq", type=int, default=16, help="sequence length of gpt2-124m")
     ap.add_argument("--timeout", type=float, default=600)
-    ap.add_argument("--quick", action="store_true", help="small models, M=4, 2 steps")
+    ap.add_argument("--quick", action="store_true",
+                    help="small models, M=4, 1 warm-up and 3 measured steps")
     ap.add_argument("--markdown", help="write the tables here")
     ap.add_argument("--json", help="write every record here too")
     ap.add_argument("--check", action="store_true",
-                    help="exit non-zero unless every ppc figure matches the model (for ctest)")
+                    help="exit non-zero when a ppc run fails or any side's correctness figure "
+                    "is beyond peer_report.TOL or NaN (the ctest e2e.peer_bench_check)")
     args = ap.parse_args()
     if args.quick:
         args.models = "gpt2-12l,unet-skip,tied-lm,non-tensor" if args.models == ap.get_default(
             "models") else args.models
-        args.microbatches, args.steps, args.batch, args.seq = "4", 2, 8, 16
+        args.microbatches, args.warmup, args.steps, args.batch, args.seq = "4", 1, 3, 8, 16
+    if args.steps < 1 or args.warmup < 0:
+        ap.error("--steps must be at least 1 and --warmup at least 0")
     args.backend = args.backend or ("nccl" if args.device == "cuda" else "gloo")
+    args.ppc = args.ppc or os.path.join(args.build, "tools", "ppc")
+    args.pprun = args.pprun or os.path.join(args.build, "tools", "pprun")
+    args.transports = (args.transports or ("gloo,gloo-p2p,threads" if args.device == "cpu" else
+                                           "nccl,threads")).split(",")
+    args.peer_modes = args.peer_modes.split(",")
+    args.modes = args.modes.split(",")
+    if not args.modes or set(args.modes) - {"infer", "train"}:
+        ap.error("--modes: infer, train or infer,train")
+    for mode in args.peer_modes:
+        if mode not in PEER_SIDES:
+            ap.error(f"--peer-modes: {mode} is neither default nor direct")
     return args
+
+
+# The peer's execution modes (peer_worker.py) and the side each is reported as.
+PEER_SIDES = {"default": "peer", "direct": "peer-direct"}
 
 
 class Bench:
     def __init__(self, args):
         self.args = args
-        self.ppc = os.path.join(args.build, "tools", "ppc")
-        self.pprun = os.path.join(args.build, "tools", "pprun")
+        self.ppc, self.pprun = args.ppc, args.pprun
         self.work = tempfile.mkdtemp(prefix="ppc-peer-bench-")
         self.records = []
         # pprun's process transports: values pickled over Gloo, or tensors by p2p with their
         # structure on a side channel (gloo-p2p on the CPU, nccl on GPUs); threads: one process.
-        self.ppc_transports = ["gloo", "gloo-p2p", "threads"] if args.device == "cpu" else \
-            ["nccl", "threads"]
+        self.ppc_transports = args.transports
         self.shapes = dict(batch=args.batch, seq=args.seq, big_batch=args.big_batch,
                            big_seq=args.big_seq)
         self.env = dict(os.environ, OMP_NUM_THREADS=str(args.threads),
@@ -141,8 +179,9 @@ class Bench:
         ctx = dict(name=name, spec=spec, d=d, io=io, tgt=tgt, ref_out=ref_out, ref_grads=ref_grads,
                    stages=stages_dir)
         for m in ms if spec.sweep else ms[:1]:
-            for train in (False, True):
-                self.peer_run(ctx, m, train, check=m == ms[0])
+            for train in [mode == "train" for mode in self.args.modes]:
+                for mode in self.args.peer_modes:
+                    self.peer_run(ctx, m, train, m == ms[0], mode)
                 for transport in self.ppc_transports:
                     self.ppc_run(ctx, m, train, m == ms[0] and transport != "threads", transport)
 
@@ -179,26 +218,35 @@ class Bench:
                   ppc_split=ppc, ppc_stages_cost_model=auto)
         return out if "ms" in ppc else None
 
-    def peer_run(self, ctx, m, train, check):
+    def peer_run(self, ctx, m, train, check, mode):
         a = self.args
-        d = os.path.join(ctx["d"], f"peer-m{m}-{'train' if train else 'infer'}")
+        d = os.path.join(ctx["d"], f"peer-{mode}-m{m}-{'train' if train else 'infer'}")
         os.makedirs(d)
         job = dict(model=ctx["name"], shapes=self.shapes, microbatches=m, schedule=a.schedule,
-                   steps=a.steps, train=train, lr=a.lr, device=a.device, backend=a.backend,
-                   threads=a.threads, dir=d)
+                   warmup=a.warmup, steps=a.steps, train=train, lr=a.lr, device=a.device,
+                   backend=a.backend, threads=a.threads, mode=mode, dir=d)
         job_file = os.path.join(d, "job.json")
         json.dump(job, open(job_file, "w"))
         world = ctx["spec"].ranks
         cmd = [sys.executable, os.path.join(HERE, "peer_worker.py"), job_file]
         codes, rss, errs = self.launch([cmd] * world)
         ranks = [load_json(os.path.join(d, f"rank{r}.json")) for r in range(world)]
-        rec = dict(bench="run", side="peer", transport=a.backend, model=ctx["name"], ranks=world,
-                   schedule=a.schedule, microbatches=m, train=train, peak_rss_mb=rss)
+        rec = dict(bench="run", side=PEER_SIDES[mode], transport=a.backend, model=ctx["name"],
+                   ranks=world, schedule=a.schedule, microbatches=m, train=train, peer_mode=mode,
+                   peak_rss_mb=rss)
         failed = [r for r in ranks if r is None or "error" in r]
         if failed or any(codes):
             rec["error"] = first_error(ranks, codes, errs)
         else:
-            rec.update(step_stats([r["step_ms"] for r in ranks], int(ctx["ref_out"][0].shape[0])))
+            # Submodules of this rank's stages that ran through torch.fx.Interpreter, of all.
+            rec["interpreted_modules"] = [[r["interpreted_modules"], r["interpreter_modules"]]
+                                          for r in ranks]
+            per_rank = [r["step_ms"][a.warmup:] for r in ranks]
+            rec.update(step_stats([max(s) for s in zip(*per_rank)], batch_of(ctx)))
+            if train:
+                rec["replicated_params"] = ranks[0]["replicated_params"]
+                rec.update(tied_copies([os.path.join(d, f"tied{r}.pt") for r in range(world)],
+                                       a.warmup + a.steps))
             if check:
                 rec.update(self.correctness(ctx, train, os.path.join(d, "outputs.pt"),
                                             [os.path.join(d, f"grads{r}.pt") for r in range(world)]))
@@ -217,7 +265,7 @@ class Bench:
         os.makedirs(d)
         report, out, grads = (os.path.join(d, f) for f in ("report.json", "out.pt", "grads.pt"))
         cmd = [self.pprun, ctx["stages"], "--inputs", ctx["io"], "--microbatches", str(m),
-               "--schedule", a.schedule, "--steps", str(a.steps), "--report", report,
+               "--schedule", a.schedule, "--steps", str(a.warmup + a.steps), "--report", report,
                "--output", out, "--threads-per-rank", str(a.threads)]
         if processes:
             cmd += ["--backend", transport]
@@ -232,8 +280,9 @@ class Bench:
             rec["error"] = next(e for c, e in zip(codes, errs) if c).strip()
             return self.emit(**rec)
         rep = json.load(open(report))
-        rec.update(step_ms=rep["step_ms"], samples_per_s=rep["samples_per_s"],
-                   bubble=rep["bubble"], runtime_overhead_ms_per_microbatch=rep[
+        # pprun's own averages (bubble, overhead) are over every step after its first.
+        rec.update(step_stats([s["step_ms"] for s in rep["steps"][a.warmup:]], batch_of(ctx)))
+        rec.update(bubble=rep["bubble"], runtime_overhead_ms_per_microbatch=rep[
                        "runtime_overhead_ms_per_microbatch"])
         if check:
             rec.update(self.correctness(ctx, train, out, [grads]))
@@ -267,7 +316,19 @@ def reference(spec, inputs, targets):
 
 
 def max_rel(a, b):
-    return float((a.double() - b.double()).abs().max() / b.double().abs().max().clamp_min(1e-30))
+    """max|a-b| / max|b|, computed so that a NaN anywhere in a or b gives NaN (torch's max and
+    clamp propagate it); different shapes give inf. Callers test `not (d <= TOL)`."""
+    if not isinstance(a, torch.Tensor) or tuple(a.shape) != tuple(b.shape):
+        return math.inf
+    if b.numel() == 0:
+        return 0.0
+    a, b = a.detach().double(), b.detach().double()
+    return float((a - b).abs().max() / b.abs().max().clamp_min(1e-30))
+
+
+def worse(d, worst):
+    """d replaces worst unless worst is already NaN or d <= worst (NaN beats every number)."""
+    return not math.isnan(worst) and not (d <= worst)
 
 
 def first_tensor(v):
@@ -284,17 +345,50 @@ def grad_diff(got, ref):
             continue
         present.add(pid)
         d = max_rel(got[n], g)
-        if d > worst:
+        if worse(d, worst):
             worst, name = d, n
     missing = sorted(n for n, (_, pid) in ref.items() if pid not in present)
     return dict(grad_max_rel_diff=worst, grad_worst=name, grads_missing=missing)
 
 
-def step_stats(per_rank, batch):
-    steps = list(zip(*per_rank))
-    timed = steps[1:] if len(steps) > 1 else steps
-    step = sum(max(s) for s in timed) / len(timed)
-    return dict(step_ms=step, samples_per_s=batch * 1e3 / step)
+def tied_copies(files, steps):
+    """After the run's last optimizer step: the largest max_rel between any copy of a
+    replicated parameter and its first copy, over all such parameters (0: they stayed equal)."""
+    per_param = {}
+    for f in files:
+        for i, copies in enumerate(torch.load(f, weights_only=False)):
+            per_param.setdefault(i, []).extend(copies)
+    if not per_param:
+        return {}
+    worst = 0.0
+    for copies in per_param.values():
+        for c in copies[1:]:
+            d = max_rel(c, copies[0])
+            if worse(d, worst):
+                worst = d
+    return dict(tied_copies_max_rel_diff=worst, tied_copies_after_steps=steps)
+
+
+def quantile(xs, q):
+    """Linear interpolation between the closest ranks of the sorted values."""
+    xs = sorted(xs)
+    pos = q * (len(xs) - 1)
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(xs) - 1)
+    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
+
+
+def step_stats(steps_ms, batch):
+    """Median, quartiles and range of the measured steps' times (each the slowest rank's)."""
+    med = quantile(steps_ms, 0.5)
+    return dict(step_ms=med, step_ms_p25=quantile(steps_ms, 0.25),
+                step_ms_p75=quantile(steps_ms, 0.75), step_ms_min=min(steps_ms),
+                step_ms_max=max(steps_ms), measured_steps=len(steps_ms),
+                samples_per_s=batch * 1e3 / med if med > 0 else None, steps_ms=steps_ms)
+
+
+def batch_of(ctx):
+    return int(ctx["ref_out"][0].shape[0])
 
 
 def first_error(ranks, codes, errs):
@@ -359,10 +453,16 @@ def main():
     args = parse_args()
     torch.set_num_threads(args.threads)
     bench = Bench(args)
-    import transformers
-    bench.emit(bench="setup", torch=torch.__version__, transformers=transformers.__version__, device=args.device, backend=args.backend,
-               schedule=args.schedule, steps=args.steps, threads_per_rank=args.threads,
-               cores=os.cpu_count(), shapes=bench.shapes, command=" ".join(sys.argv))
+    hf = None
+    if any(spec.gpt2_mask or name.startswith("gpt2") for name, spec in
+           peer_models.models(**bench.shapes).items() if name in args.models.split(",")):
+        import transformers  # only the GPT-2 models need it
+        hf = transformers.__version__
+    bench.emit(bench="setup", torch=torch.__version__, transformers=hf, device=args.device,
+               backend=args.backend, schedule=args.schedule, warmup=args.warmup, steps=args.steps,
+               threads_per_rank=args.threads, cores=os.cpu_count(), shapes=bench.shapes,
+               modes=args.modes, peer_modes=args.peer_modes, transports=args.transports,
+               command=" ".join(sys.argv))
     for name in args.models.split(","):
         bench.model(name)
     if args.json:

@@ -30,8 +30,11 @@ GPT2_SHAPES = {
 @contextlib.contextmanager
 def plain_causal_mask(enabled=True):
     """GPT-2 without transformers' vmap-built mask (its eager attention masks on its own)."""
+    if not enabled:  # not GPT-2: leave transformers unimported (it costs seconds a process)
+        yield
+        return
     import transformers.models.gpt2.modeling_gpt2 as mg
-    if not enabled or not hasattr(mg, "create_causal_mask"):  # transformers < 4.5x: no such mask
+    if not hasattr(mg, "create_causal_mask"):  # transformers < 4.5x: no such mask
         yield
         return
     saved = mg.create_causal_mask

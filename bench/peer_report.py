@@ -1,4 +1,5 @@
 """Tables and the correctness check for bench/peer_bench.py's records (one dict per JSON line)."""
+import math
 
 TOL = 1e-5  # the project's end-to-end tolerance (max relative difference)
 
@@ -17,6 +18,15 @@ def short(msg, n=160):
     return (line[:n] + "…" if len(line) > n else line).replace("|", "\\|")
 
 
+def within(v):
+    """True when v is a number no larger than TOL: NaN, inf and None are not."""
+    return isinstance(v, (int, float)) and not (isinstance(v, float) and math.isnan(v)) and v <= TOL
+
+
+def side_name(r):
+    return r["side"] if r["side"].startswith("peer") else f"ppc ({r['transport']})"
+
+
 def cell(result, key="ms"):
     return f"failed: {short(result['error'])}" if "error" in result else fmt(result[key], 4)
 
@@ -33,13 +43,17 @@ def split_table(records):
 
 def correctness_table(records):
     rows = ["| model | side | inference output max rel diff | training grads max rel diff "
-            "(worst parameter) | grads missing |", "|---|---|---|---|---|"]
+            "(worst parameter) | grads missing | tied copies max rel diff after the last step |",
+            "|---|---|---|---|---|---|"]
     seen = {}
     for r in records:
         if r["bench"] != "run" or r["transport"] == "threads":
             continue
-        side = "peer" if r["side"] == "peer" else f"ppc ({r['transport']})"
+        side = side_name(r)
         row = seen.setdefault((r["model"], side), {"model": r["model"], "side": side})
+        if "tied_copies_max_rel_diff" in r and "tied" not in row:
+            row["tied"] = (f"{fmt(r['tied_copies_max_rel_diff'])} "
+                           f"({r['tied_copies_after_steps']} steps)")
         if "error" in r and "out" not in row and not r["train"]:
             row["out"] = f"failed: {short(r['error'])}"
         if "error" in r and "grad" not in row and r["train"]:
@@ -51,49 +65,56 @@ def correctness_table(records):
             row["missing"] = ", ".join(r["grads_missing"]) or "none"
     for row in seen.values():
         rows.append(f"| {row['model']} | {row['side']} | {row.get('out', '-')} | "
-                    f"{row.get('grad', '-')} | {row.get('missing', '-')} |")
+                    f"{row.get('grad', '-')} | {row.get('missing', '-')} | "
+                    f"{row.get('tied', '-')} |")
     return "\n".join(rows)
 
 
+def spread(r):
+    return (f"{fmt(r['step_ms_p25'], 4)}–{fmt(r['step_ms_p75'], 4)}",
+            f"{fmt(r['step_ms_min'], 4)}–{fmt(r['step_ms_max'], 4)}")
+
+
 def run_table(records):
-    """One row per model, mode and M: the peer, then pprun's transports, with step time over
-    the peer's (below 1: ppc is faster)."""
-    names = []
+    """One row per model, mode, M and side: the median step time over the measured steps with
+    its quartiles and range, and the medians' ratio to each peer mode's (below 1: faster)."""
+    peers = []
     for r in records:
-        if r["bench"] == "run" and r["side"] == "ppc" and r["transport"] not in names:
-            names.append(r["transport"])
-    procs = [t for t in names if t != "threads"]
-    rows = ["| model | mode | M | peer step ms | " + " | ".join(f"ppc {t} step ms" for t in names) +
-            " | " + " | ".join(f"ppc {t} / peer" for t in procs) +
-            " | peer samples/s | " + " | ".join(f"ppc {t} samples/s" for t in procs) +
-            " | peak RSS MB per rank: peer; " + "; ".join(f"ppc {t}" for t in names) + " |",
-            "|" + "---|" * (4 + len(names) + 2 * len(procs) + 2)]
+        if r["bench"] == "run" and r["side"].startswith("peer") and r["side"] not in peers:
+            peers.append(r["side"])
+    rows = ["| model | mode | M | side | step ms, median | IQR | min–max | steps | " +
+            " | ".join(f"/ {p}" for p in peers) + " | samples/s | peak RSS MB per rank |",
+            "|" + "---|" * (10 + len(peers))]
     groups = {}
     for r in records:
         if r["bench"] == "run":
             key = (r["model"], "train" if r["train"] else "infer", r["microbatches"])
-            groups.setdefault(key, {})["peer" if r["side"] == "peer" else r["transport"]] = r
+            groups.setdefault(key, {})[side_name(r)] = r
 
     def ok(r):
         return r is not None and "error" not in r
 
     for (model, mode, m), g in groups.items():
-        peer = g.get("peer")
-        steps = [cell(g[t], "step_ms") if t in g else "-" for t in ["peer"] + names]
-        ratios = [fmt(g[t]["step_ms"] / peer["step_ms"]) if ok(peer) and ok(g.get(t)) else "-"
-                  for t in procs]
-        sps = [fmt(g[t]["samples_per_s"], 4) if ok(g.get(t)) else "-" for t in ["peer"] + procs]
-        rss = "; ".join("/".join(fmt(x, 4) for x in (g.get(t) or {}).get("peak_rss_mb") or [])
-                        or "-" for t in ["peer"] + names)
-        rows.append(f"| {model} | {mode} | {m} | " + " | ".join(steps + ratios + sps) +
-                    f" | {rss} |")
+        for side, r in g.items():
+            if ok(r):
+                iqr, rng = spread(r)
+                cells = [fmt(r["step_ms"], 4), iqr, rng, str(r["measured_steps"])]
+            else:
+                cells = [cell(r, "step_ms"), "-", "-", "-"]
+            ratios = [fmt(r["step_ms"] / g[p]["step_ms"]) if ok(r) and ok(g.get(p)) else "-"
+                      for p in peers]
+            sps = fmt(r["samples_per_s"], 4) if ok(r) else "-"
+            rss = "/".join(fmt(x, 4) for x in r.get("peak_rss_mb") or [] if x is not None) or "-"
+            rows.append(f"| {model} | {mode} | {m} | {side} | " + " | ".join(cells + ratios) +
+                        f" | {sps} | {rss} |")
     return "\n".join(rows)
 
 
 def markdown(records):
     setup = records[0]
     head = (f"torch {setup['torch']}, transformers {setup.get('transformers')}, device {setup['device']}, backend {setup['backend']}, "
-            f"schedule {setup['schedule']}, {setup['steps']} steps a run (first is warm-up), "
+            f"schedule {setup['schedule']}, {setup.get('warmup', 1)} warm-up and "
+            f"{setup['steps']} measured steps a run, "
             f"{setup['threads_per_rank']} intra-op thread per rank, {setup['cores']} cores; "
             f"command: `{setup['command']}`\n")
     return "\n\n".join([head, "### Splitting\n\n" + split_table(records),
@@ -103,20 +124,26 @@ def markdown(records):
 
 
 def check(records):
-    """Non-zero when any ppc run failed or a ppc figure differs from the model beyond TOL."""
+    """Non-zero when any ppc run failed, or a correctness figure of either side (outputs,
+    first-step gradients, the peer's tied copies after its last step) is NaN or beyond TOL, or a
+    gradient is missing. The peer may fail on a model (its message is the result); the models
+    named "stock" are left out. Times are never looked at."""
     bad = []
     for r in records:
         if r["bench"] == "split" and "error" in r["ppc_split"] and "stock" not in r["model"]:
             bad.append(f"{r['model']}: ppc --split failed")
-        if r["bench"] != "run" or r["side"] != "ppc" or "stock" in r["model"]:
+        if r["bench"] != "run" or "stock" in r["model"]:
             continue
+        who = f"{r['model']} {side_name(r)} M={r['microbatches']}"
         if "error" in r:
-            bad.append(f"{r['model']} M={r['microbatches']}: {short(r['error'])}")
-        for key in ("output_max_rel_diff", "grad_max_rel_diff"):
-            if r.get(key, 0) > TOL:
-                bad.append(f"{r['model']}: {key} {r[key]}")
+            if r["side"] == "ppc":
+                bad.append(f"{who}: {short(r['error'])}")
+            continue
+        for key in ("output_max_rel_diff", "grad_max_rel_diff", "tied_copies_max_rel_diff"):
+            if key in r and not within(r[key]):
+                bad.append(f"{who}: {key} {r[key]}")
         if r.get("grads_missing"):
-            bad.append(f"{r['model']}: grads missing {r['grads_missing']}")
+            bad.append(f"{who}: grads missing {r['grads_missing']}")
     for b in bad:
         print("peer_bench: " + b)
     return 1 if bad else 0
