@@ -5,7 +5,10 @@
 // norm (and clip), set the step's learning rate, step the optimizer, write
 // checkpoints, and send rank 0 what it needs (outputs, loss, timings). With
 // --data every rank reads each step's batch itself. Inputs are checked
-// against the manifest before any work.
+// against the manifest before any work. Training first runs discarded steps
+// until the graph executor has finished profiling (jitWarmUpSteps), so that
+// every counted step computes the same way and a resumed run repeats the run
+// it continues bit for bit.
 //
 //===----------------------------------------------------------------------===//
 #include "runtime/Pipeline.h"
@@ -338,6 +341,33 @@ void printProgress(const PipelineOptions &o, const Job &job, int step, const Ste
     std::cerr << (tty ? "\r" : "") << line.str() << "\n";
 }
 
+/// How many discarded steps a training run makes before its first: TorchScript's
+/// graph executor runs a stage's first P calls (P = getNumProfiledRuns()) as
+/// profiling runs with per-op autograd and the later ones with the optimized
+/// plan's autodiff, whose gradients agree to float rounding but not bitwise;
+/// the backward graph of each differentiable region is profiled on its own
+/// first P calls. Without these steps a step's arithmetic would depend on how
+/// many steps the process ran before it, and a resumed run would not repeat
+/// the run it continues (AdamW turns the last-bit differences of a gradient
+/// that is zero in exact arithmetic, such as attention's key bias, into
+/// lr-sized steps). So every stage makes 2·P forward and backward calls on the
+/// first step's batch first, and every counted step runs the optimized plans.
+/// Ranks that split backward run per-op autograd from the start and need none;
+/// all ranks warm up together, or none.
+int jitWarmUpSteps(const PipelineOptions &o, const sched::Schedule &schedule) {
+  if (!o.train)
+    return 0;
+  bool fusedBackward = false;
+  for (const std::vector<Action> &actions : schedule.ranks)
+    for (const Action &a : actions)
+      fusedBackward |= a.kind == ActionKind::Backward;
+  if (!fusedBackward)
+    return 0;
+  int calls = 2 * int(torch::jit::getNumProfiledRuns());
+  int perStep = std::max(1, schedule.numMicrobatches);
+  return (calls + perStep - 1) / perStep;
+}
+
 /// trainer.json of a checkpoint after `done` steps: what a resume checks
 /// (ranks, optimizer) and the run's other settings, for the record.
 nlohmann::json trainerState(const PipelineOptions &o, const Job &job, int ranks, int done) {
@@ -386,6 +416,15 @@ int rankMain(const PipelineOptions &o, const Job &job, Transport &t, const Place
                     trainerState(o, job, t.worldSize(), done));
   };
   RunSummary summary{&job.schedule, job.batch, o.train, {}, 0, {}, {}};
+  int warmUps = jitWarmUpSteps(o, job.schedule); // untimed, discarded
+  if (warmUps > 0) {
+    StepData loaded = job.source ? loadStep(job, o, job.firstStep, placement.device) : StepData();
+    const StepData &data = job.source ? loaded : job.data;
+    for (int i = 1; i <= warmUps; ++i) { // step numbers -1, -2, ...: keys of their own
+      stepBarrier(t, -i);
+      ex.run(job.schedule.ranks[t.rank()], data, -i, std::chrono::steady_clock::now());
+    }
+  }
   for (int step = job.firstStep; step < job.endStep; ++step) {
     StepData loaded = job.source ? loadStep(job, o, step, placement.device) : StepData();
     const StepData &data = job.source ? loaded : job.data;
