@@ -261,6 +261,31 @@ def fill_waits(two, io, tpath, want):
     sched_file = os.path.join(WORK, "fill.txt")
     with open(sched_file, "w") as f:
         f.write("rank 0: 0F0,0I0,0W0,0F1,0I1,0W1\nrank 1: 1F0,1I0,1F1,1I1,1W0,1W1\n")
+    for attempt in range(2):  # whether 0F1 is late enough depends on the load: one retry
+        starts, grads = fill_runs(two, io, tpath, sched_file)
+        if grads is None or order_of(starts) == FILLED_ORDER:
+            break
+    if grads is None:
+        return
+    for label in grads:
+        worst, detail = param_diff(grads[label], want)
+        report(f"fill waits: {label} grads", worst <= 1e-4, detail)
+    same = all(torch.equal(grads["filled"][n], grads["static"][n]) for n in grads["static"])
+    report("fill waits: grads bit-equal to the static order", same)
+    report("fill waits: 1W0 runs in the wait for 0F1, in order with --static-order",
+           order_of(starts) == FILLED_ORDER, str(order_of(starts)))
+
+
+FILLED_ORDER = {"filled": "1W0 before 1F1", "static": "1W0 after 1F1"}
+
+
+def order_of(starts):
+    return {k: "1W0 before 1F1" if s["1W0"] < s["1F1"] else "1W0 after 1F1"
+            for k, s in starts.items()}
+
+
+def fill_runs(two, io, tpath, sched_file):
+    """Action start times and saved gradients of the filled and the static-order run."""
     starts, grads = {}, {}
     for label, extra in [("filled", []), ("static", ["--static-order"])]:
         gfile, trace = (os.path.join(WORK, f"fill_{label}.{x}") for x in ("grads.pt", "trace.json"))
@@ -268,18 +293,11 @@ def fill_waits(two, io, tpath, want):
                     "--train", "--targets", tpath, "--save-grads", gfile, "--trace", trace] + extra)
         if proc.returncode != 0:
             report(f"fill waits {label}", False, proc.stderr.strip().splitlines()[-1:])
-            return
+            return starts, None
         grads[label] = torch.load(gfile)
         events = json.load(open(trace))["traceEvents"]
         starts[label] = {e["name"]: e["ts"] for e in events if e.get("cat") == "action"}
-    for label in grads:
-        worst, detail = param_diff(grads[label], want)
-        report(f"fill waits: {label} grads", worst <= 1e-4, detail)
-    same = all(torch.equal(grads["filled"][n], grads["static"][n]) for n in grads["static"])
-    report("fill waits: grads bit-equal to the static order", same)
-    order = {k: "1W0 before 1F1" if s["1W0"] < s["1F1"] else "1W0 after 1F1" for k, s in starts.items()}
-    report("fill waits: 1W0 runs in the wait for 0F1, in order with --static-order",
-           order == {"filled": "1W0 before 1F1", "static": "1W0 after 1F1"}, str(order))
+    return starts, grads
 
 
 def pytorch_training(model_path, inputs, targets, optimizer, lr, steps):
