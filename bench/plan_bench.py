@@ -70,7 +70,7 @@ if set(MODELS) - set(ALL.split(",")) or set(ONLY) - set(PARTS.split(",")):
 PPC = os.path.join(args.build, "tools", "ppc")
 PPRUN = os.path.join(args.build, "tools", "pprun")
 GPT2 = os.path.join(here, "..", "..", "shared", "models", "gpt2-12l-lm.pt")
-WARM, RUNS, ROUNDS, AB, STEPS = (2, 5, 1, 1, 3) if args.quick else (3, 15, 3, 3, 6)
+WARM, RUNS, ROUNDS, AB, STEPS = (2, 5, 1, 1, 3) if args.quick else (3, 15, 5, 3, 6)
 work = tempfile.mkdtemp(prefix="ppc-plan-bench-")
 sys.path.insert(0, os.path.join(here, "..", "tests", "e2e"))
 import make_models  # noqa: E402

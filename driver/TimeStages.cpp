@@ -9,10 +9,12 @@
 // every differentiable output. Stages run in order on the example inputs, the
 // first run of each on the originals so that state later stages read
 // (growing lists) is what it would be at the boundary; every other run gets
-// deep copies. Two warm-up runs let the executor profile and optimize; then
-// the median of as many runs as fit the time budget, taken in rounds of one
-// run of every stage so that a machine whose load drifts slows all stages
-// alike rather than skewing their ratios (what the plan balances). In
+// deep copies. Each stage is timed in runs of its own, warm, as on its own
+// rank, after warm-up runs (the executor profiles and optimizes, the
+// stage's caches and heap settle): the median of as many runs as fit the
+// time budget, in three passes over the stages in alternating order, so
+// that a machine whose load drifts slows all stages alike rather than
+// skewing their ratios (what the plan balances). In
 // training the allocator's counter (support/MemoryCounter.h) gives the bytes
 // a forward keeps until its backward. For zero-bubble the graph optimizer is off, as on
 // pprun's ranks that split backwards, and I is timed in runs of its own that
@@ -169,53 +171,84 @@ template <typename Fn> auto forStage(const Runners &runners, size_t k, Fn &&fn) 
   }
 }
 
-/// Per stage, the median over `repeats` interleaved rounds (one run of every
-/// stage a round), after `warmUps` rounds: load that drifts while timing
-/// slows every stage alike instead of whichever stage ran then, so the
-/// stages' times keep their ratios.
+/// Per stage in `order`, `warmUps` discarded runs then `kept(k, last
+/// warm-up)` kept ones, one stage after another: each stage is timed warm,
+/// as on its own rank. (Right after another stage ran, a stage's first few
+/// runs are up to 20% slower, its caches and heap taken by the other's;
+/// timing one run of every stage a round measured that, not what pprun's
+/// ranks see.)
+template <typename KeptFn>
+void blockRuns(const Runners &runners, StageRunner::Run run, const std::vector<size_t> &order,
+               int warmUps, KeptFn &&kept, std::vector<std::vector<StageMeasurement>> &runs) {
+  runs.resize(runners.list.size());
+  for (size_t k : order) {
+    StageMeasurement last;
+    for (int r = 0; r < warmUps; ++r)
+      last = forStage(runners, k, [&](StageRunner &s) { return s.once(run); });
+    for (int r = 0, n = kept(k, last); r < n; ++r)
+      runs[k].push_back(forStage(runners, k, [&](StageRunner &s) { return s.once(run); }));
+  }
+}
+
+/// Kept runs for a stage whose run takes `ms`: what fits the budget.
+int repeatsFor(double ms, const StageTimingOptions &opts) {
+  return std::clamp(int(opts.budgetMs / std::max(ms, 1e-3)), opts.minRepeats, opts.maxRepeats);
+}
+
+/// Runs of every stage in three passes, the middle one in reverse order, so
+/// that load drifting or bursting while timing slows the stages alike
+/// instead of whichever ran then, and their ratios (what the plan balances)
+/// hold. The first pass warms up four runs (two let the executor profile and
+/// optimize), the others three: a stage's runs have settled by then.
+/// `repeats` (of a stage's last warm-up) says how many runs in all, shared
+/// out over the passes.
+template <typename RepeatsFn>
 std::vector<std::vector<StageMeasurement>>
-interleavedRuns(const Runners &runners, StageRunner::Run run, int warmUps, int repeats) {
-  std::vector<std::vector<StageMeasurement>> runs(runners.list.size());
-  for (int r = 0; r < warmUps + repeats; ++r)
-    for (size_t k = 0; k < runners.list.size(); ++k) {
-      StageMeasurement m = forStage(runners, k, [&](StageRunner &s) { return s.once(run); });
-      if (r >= warmUps)
-        runs[k].push_back(m);
-    }
+threePassRuns(const Runners &runners, StageRunner::Run run, RepeatsFn &&repeats) {
+  constexpr int passes = 3;
+  std::vector<size_t> order(runners.list.size());
+  for (size_t k = 0; k < order.size(); ++k)
+    order[k] = k;
+  std::vector<int> total(order.size());
+  std::vector<std::vector<StageMeasurement>> runs;
+  blockRuns(
+      runners, run, order, 4,
+      [&](size_t k, const StageMeasurement &warm) {
+        total[k] = repeats(warm);
+        return total[k] / passes;
+      },
+      runs);
+  for (int pass = 1; pass < passes; ++pass) {
+    std::reverse(order.begin(), order.end());
+    blockRuns(
+        runners, run, order, 3,
+        [&](size_t k, const StageMeasurement &) {
+          return (total[k] * (pass + 1)) / passes - (total[k] * pass) / passes;
+        },
+        runs);
+  }
   return runs;
 }
 
-/// Rounds that fit the budget (per stage) at the time one round takes.
-int repeatsFor(const std::vector<std::vector<StageMeasurement>> &firstRuns,
-               const StageTimingOptions &opts) {
-  double round = 0;
-  for (const auto &runs : firstRuns)
-    round += runs.front().forwardMs + runs.front().backwardMs;
-  double budget = opts.budgetMs * double(firstRuns.size());
-  return std::clamp(int(budget / std::max(round, 1e-3)), opts.minRepeats, opts.maxRepeats);
-}
-
-std::vector<StageMeasurement> measureInterleaved(const Runners &runners,
-                                                 const StageTimingOptions &opts) {
+std::vector<StageMeasurement> measureStages(const Runners &runners,
+                                            const StageTimingOptions &opts) {
   using Run = StageRunner::Run;
-  Run run = opts.training ? Run::Backward : Run::Forward;
-  // Two warm-up runs let the executor profile and optimize.
-  std::vector<std::vector<StageMeasurement>> first = interleavedRuns(runners, run, 2, 1);
-  int repeats = repeatsFor(first, opts);
-  std::vector<std::vector<StageMeasurement>> runs = interleavedRuns(runners, run, 0, repeats - 1);
+  std::vector<std::vector<StageMeasurement>> runs = threePassRuns(
+      runners, opts.training ? Run::Backward : Run::Forward,
+      [&](const StageMeasurement &m) { return repeatsFor(m.forwardMs + m.backwardMs, opts); });
   std::vector<std::vector<StageMeasurement>> inputGrads;
-  if (opts.training && opts.splitBackward) // one warm-up for the new backward
-    inputGrads = interleavedRuns(runners, Run::Split, 1, opts.minRepeats);
+  if (opts.training && opts.splitBackward)
+    inputGrads = threePassRuns(runners, Run::Split,
+                               [&](const StageMeasurement &) { return opts.minRepeats; });
   std::vector<StageMeasurement> result;
   for (size_t k = 0; k < runners.list.size(); ++k) {
     std::vector<double> forward, backward;
-    for (const std::vector<StageMeasurement> *set : {&first[k], &runs[k]})
-      for (const StageMeasurement &m : *set) {
-        forward.push_back(m.forwardMs);
-        backward.push_back(m.backwardMs);
-      }
+    for (const StageMeasurement &m : runs[k]) {
+      forward.push_back(m.forwardMs);
+      backward.push_back(m.backwardMs);
+    }
     // What the forward keeps is the same every run, unlike its time.
-    StageMeasurement stage{median(forward), median(backward), first[k].front().activationBytes};
+    StageMeasurement stage{median(forward), median(backward), runs[k].front().activationBytes};
     if (!inputGrads.empty()) {
       std::vector<double> inputs, splits;
       for (const StageMeasurement &m : inputGrads[k]) {
@@ -270,5 +303,5 @@ std::vector<StageMeasurement> ppc::timeStages(Model &model, const std::vector<un
   }
   for (auto &runner : runners.list)
     runner->prepare(opts);
-  return measureInterleaved(runners, opts);
+  return measureStages(runners, opts);
 }

@@ -21,7 +21,7 @@ struct StageTimingOptions {
   /// off, as pprun runs split backwards) and the input gradients (I) timed
   /// on their own too.
   bool splitBackward = false;
-  int minRepeats = 5;
+  int minRepeats = 6;
   int maxRepeats = 15;
   double budgetMs = 250; // per stage, beyond the warm-up
 };
