@@ -13,7 +13,7 @@ Everything at one intra-op thread, with pprun's host memory settings (freed memo
 - spread: `ppc --stages S --example-inputs EX --print-plan` for S = 3, 4. Predicted per stage is
   pipeline.json's stages[k].cost.time_ms; measured per stage is the emitted stage alone, plain
   torch.jit.load, under no_grad, the median of 15 runs after 3 warm-up runs (and the median of
-  three such passes over all stages), on the values it
+  five such passes over all stages), on the values it
   really receives (the stages run in order on the example inputs, each fed by name from the
   manifest). spread = max/min over stages of predicted/measured (target <= 1.10); also the
   measured slowest/fastest stage, the whole model's time, the compile wall time, and the
