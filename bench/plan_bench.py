@@ -32,7 +32,8 @@ Everything at one intra-op thread, with pprun's host memory settings (freed memo
   lr 0 so every run computes on the same weights) on both, alternating A/B three times; the
   report's step_ms already leaves out the first step. Where the splits are equal: said so.
 - memory: on gpt2 and resnet50, 4 stages, M = 8, SGD: each rank's predicted peak (ppc --for train
-  --simulate, the stages a rank holds summed) against pprun's measured peak_tensor_mb (threads,
+  --simulate, the stages a rank holds summed) against pprun's measured peak_tensor_mb (threads, and
+  Gloo processes as measured_gloo_mb,
   one rank per stage; interleaved-1f1b 4 stages on 2 ranks) for gpipe, 1f1b, interleaved-1f1b
   and zero-bubble (target: within 15%).
 - recompute: the same --for train plan (4 stages, 1F1B, M = 8) trained with and without pprun
@@ -443,18 +444,21 @@ def simulated_peaks(stdout, schedule):
     raise Failed(f"no {schedule} row in --simulate")
 
 
-def train_run(s, d, schedule, ranks, extra=(), loss="cross_entropy"):
+def train_run(s, d, schedule, ranks, extra=(), loss="cross_entropy", backend="threads"):
     report = os.path.join(work, f"{os.path.basename(d)}.{schedule}.{len(os.listdir(work))}.json")
     sh([PPRUN, d, "--inputs", s.batch, "--train", "--targets", s.targets, "--loss", loss,
         "--optimizer", "sgd", "--lr", "0", "--schedule", schedule, "--microbatches", "8",
-        "--steps", "2", "--nproc", str(ranks), "--backend", "threads", "--threads-per-rank", "1",
+        "--steps", "2", "--nproc", str(ranks), "--backend", backend, "--threads-per-rank", "1",
         "--report", report, *extra])
     return json.load(open(report))
 
 
 def memory(s, stages):
     """Predicted peak per rank (ppc --simulate of the --for train plan, the stages a rank holds
-    summed) against pprun's measured peak tensor memory per rank, for each schedule."""
+    summed) against pprun's measured peak tensor memory per rank, for each schedule: on threads
+    (the table's figure) and on Gloo processes (measured_gloo_mb). On threads a received tensor
+    is the sender's, so the counter charges it to the sender's rank; on processes (as on
+    devices) the receiver holds its own copy, which the prediction charges to the receiver."""
     for schedule, n, ranks in MEMORY_RUNS:
         sim = f"{schedule}:M=8" + (f":N={ranks}" if ranks != n else "")
         d, stdout, _, _ = compile_plan(s, stages_flags(s, n, ("--for", "train", "--simulate", sim)))
@@ -462,10 +466,14 @@ def memory(s, stages):
         predicted = [sum(per_stage[k] for k in range(r, n, ranks)) for r in range(ranks)]
         rep = train_run(s, d, schedule, ranks)
         measured = [r["peak_tensor_mb"] * MIB for r in rep["per_rank"]]
+        gloo = train_run(s, d, schedule, ranks, backend="gloo")
+        measured_gloo = [r["peak_tensor_mb"] * MIB for r in gloo["per_rank"]]
         emit(bench="memory", model=s.name, stages=n, ranks=ranks, schedule=schedule,
              microbatches=8, optimizer="sgd", predicted_mb=r3(predicted),
              measured_mb=r3(measured),
-             error=r3([p / m - 1 for p, m in zip(predicted, measured)]))
+             error=r3([p / m - 1 for p, m in zip(predicted, measured)]),
+             measured_gloo_mb=r3(measured_gloo),
+             error_gloo=r3([p / m - 1 for p, m in zip(predicted, measured_gloo)]))
 
 
 def recompute(s, stages):
