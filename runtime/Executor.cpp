@@ -392,6 +392,20 @@ void Executor::run(const std::vector<Action> &actions, const StepData &data, int
   bool splitBackward = std::any_of(actions.begin(), actions.end(), [](const Action &a) {
     return a.kind == ActionKind::WeightGrad;
   });
+  // Per stage, the backward actions (B or W) still to run this step.
+  std::map<int, int> gradientsToCome;
+  for (const Action &a : actions)
+    if (a.kind == ActionKind::Backward || a.kind == ActionKind::WeightGrad)
+      ++gradientsToCome[a.stage];
+  auto runOne = [&](size_t i) {
+    runAction(actions[i], data, timings[i]);
+    ran[i] = true;
+    const Action &a = actions[i];
+    bool final = (a.kind == ActionKind::Backward || a.kind == ActionKind::WeightGrad) &&
+                 --gradientsToCome[a.stage] == 0;
+    if (final && onGradientsFinal)
+      onGradientsFinal(a.stage, step);
+  };
   for (size_t i = 0; i < actions.size(); ++i) {
     if (ran[i])
       continue;
@@ -399,10 +413,8 @@ void Executor::run(const std::vector<Action> &actions, const StepData &data, int
       std::optional<size_t> w = readyWeightGrad(actions, i, ran);
       if (!w)
         break;
-      runAction(actions[*w], data, timings[*w]);
-      ran[*w] = true;
+      runOne(*w);
     }
-    runAction(actions[i], data, timings[i]);
-    ran[i] = true;
+    runOne(i);
   }
 }

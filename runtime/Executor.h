@@ -23,6 +23,7 @@
 
 #include <torch/script.h>
 
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -80,6 +81,9 @@ public:
   double lossSum() const { return lossTotal.defined() ? lossTotal.item<double>() : 0.0; }
   bool computesLoss = false;
   bool fillWaits = true;
+  /// Called with (stage, step) once a stage's last backward action of the
+  /// step (B, or W when split) has run: its parameters' gradients are final.
+  std::function<void(int, int)> onGradientsFinal;
   std::vector<ActionTiming> timings;
   std::vector<TransferSpan> transfers;
 

@@ -409,6 +409,10 @@ int rankMain(const PipelineOptions &o, const Job &job, Transport &t, const Place
   ex.fillWaits = !o.staticOrder;
   OptimizerOptions optim{o.optimizer, o.lr, o.weightDecay, o.beta1, o.beta2, o.momentum};
   Trainer trainer(ex, job.manifest, t, optim);
+  if (o.train)
+    ex.onGradientsFinal = [&trainer](int stage, int step) {
+      trainer.tiedGradientsFinal(stage, step);
+    };
   if (!o.resume.empty() && o.train)
     trainer.loadOptimizer(optimizerFile(o.resume, t.rank()), placement.device);
   auto checkpoint = [&](int done) {

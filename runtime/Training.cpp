@@ -2,7 +2,10 @@
 //
 // Tied gradients: every holder stage sends its contribution to the group's
 // first holder, which sums them and sends the total back, so every copy
-// takes the same optimizer step from the same value. The gradient norm: each
+// takes the same optimizer step from the same value. A holder sends as soon
+// as its stage's last backward of the step has run (tiedGradientsFinal, from
+// the executor), so the transfer overlaps the rest of the schedule instead
+// of following it; the leader sums after its own schedule. The gradient norm: each
 // rank sums its squares, rank 0 adds them in rank order and sends the total
 // back, so every rank clips by the same factor.
 //
@@ -160,6 +163,34 @@ void Trainer::setGroupGrad(int stage, const TiedGroup &group, const at::Tensor &
       p.value.mutable_grad() = grad.clone();
 }
 
+static std::string tiedKey(int step, size_t g) {
+  return "T|" + std::to_string(step) + "|" + std::to_string(g) + "|";
+}
+
+void Trainer::sendTiedShare(int step, size_t g, int stage) {
+  const TiedGroup &group = manifest.tied[g];
+  at::Tensor mine = groupGrad(stage, group);
+  transport.send(tiedKey(step, g) + std::to_string(stage),
+                 group.stages.front() % transport.worldSize(),
+                 mine.defined() ? c10::IValue(mine) : c10::IValue());
+}
+
+void Trainer::tiedGradientsFinal(int stage, int step) {
+  if (step < 0)
+    return;
+  bool sent = false;
+  for (size_t g = 0; g < manifest.tied.size(); ++g) {
+    const std::vector<int> &holders = manifest.tied[g].stages;
+    if (holders.size() < 2 || holders.front() == stage ||
+        std::find(holders.begin(), holders.end(), stage) == holders.end())
+      continue;
+    sendTiedShare(step, g, stage);
+    sent = true;
+  }
+  if (sent)
+    sharesSent.insert({stage, step});
+}
+
 void Trainer::sumTiedGradients(int step) {
   int n = transport.worldSize();
   for (size_t g = 0; g < manifest.tied.size(); ++g) {
@@ -167,13 +198,10 @@ void Trainer::sumTiedGradients(int step) {
     if (group.stages.size() < 2)
       continue;
     int leader = group.stages.front();
-    std::string key = "T|" + std::to_string(step) + "|" + std::to_string(g) + "|";
+    std::string key = tiedKey(step, g);
     for (int s : group.stages)
-      if (s != leader && s % n == transport.rank()) {
-        at::Tensor mine = groupGrad(s, group);
-        transport.send(key + std::to_string(s), leader % n,
-                       mine.defined() ? c10::IValue(mine) : c10::IValue());
-      }
+      if (s != leader && s % n == transport.rank() && !sharesSent.count({s, step}))
+        sendTiedShare(step, g, s);
     if (leader % n == transport.rank()) {
       at::Tensor total = groupGrad(leader, group);
       for (int s : group.stages)
@@ -196,6 +224,8 @@ void Trainer::sumTiedGradients(int step) {
           setGroupGrad(s, group, total.toTensor());
       }
   }
+  for (auto it = sharesSent.begin(); it != sharesSent.end();)
+    it = it->second == step ? sharesSent.erase(it) : std::next(it);
 }
 
 void Trainer::saveGradients(const std::string &path) {

@@ -16,6 +16,8 @@
 #include <torch/optim.h>
 
 #include <limits>
+#include <set>
+#include <utility>
 
 namespace ppc::rt {
 
@@ -56,6 +58,10 @@ public:
   Trainer(Executor &executor, const Manifest &manifest, Transport &transport,
           const std::string &optimizer, double lr);
   void zeroGrad();
+  /// Sends `stage`'s share of each tied group it holds but does not lead to
+  /// the group's leader now, while the schedule goes on; for
+  /// Executor::onGradientsFinal. Steps below 0 (warm-up) send nothing.
+  void tiedGradientsFinal(int stage, int step);
   void sumTiedGradients(int step);
   /// The global gradient norm of this step (see globalGradNorm).
   double gradNorm(int step);
@@ -78,6 +84,11 @@ private:
   /// The gradient sum of this stage's parameters named in `group`.
   at::Tensor groupGrad(int stage, const TiedGroup &group);
   void setGroupGrad(int stage, const TiedGroup &group, const at::Tensor &grad);
+  /// Sends `stage`'s share of tied group `g` for `step` to the group's leader.
+  void sendTiedShare(int step, size_t g, int stage);
+
+  /// (stage, step) whose tied shares tiedGradientsFinal already sent.
+  std::set<std::pair<int, int>> sharesSent;
 
   Executor &executor;
   const Manifest &manifest;
