@@ -6,10 +6,15 @@ A compiled gpt2-tiny-lm-tied (wte.weight = lm_head.weight, a tied group) trained
 optimizer on pipe.parameters() must give PyTorch's per-step losses and clip norms (rel <= 1e-4),
 inference must equal the model, save() must write loadable stages, and a runtime error must
 arrive as a Python exception with ppc's one-line message; the same holds with 3 stages under
-zero-bubble and with 2 torchrun processes over Gloo (torchrun_worker.py). Prints one line per case and
-'N passed, N failed' at the end.
+zero-bubble and with 2 torchrun processes over Gloo (torchrun_worker.py). And 20 steps on a token
+stream with AdamW, a torch LambdaLR scheduler (warmup + cosine) and clipping, 2 stages 1F1B and 3
+stages zero-bubble: losses and clip norms rel <= 1e-4, and every weight after the run rel <= 1e-4
+but for the entries whose first-step gradient is float noise (the key bias among them; see
+tests/support/compare.py quiet_entries), which must stay within 2 lr a step. Prints one line per
+case and 'N passed, N failed' at the end.
 """
 import json
+import math
 import os
 import shutil
 import socket
@@ -21,7 +26,7 @@ import torch
 import ppc
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from compare import rel_diff  # noqa: E402  (NaN or Inf on either side fails)
+from compare import adam_weight_diff, quiet_entries, rel_diff  # noqa: E402  (NaN, Inf fail)
 from harness import Cases, run  # noqa: E402
 
 PPC, DATA, WORK = sys.argv[1:4]
@@ -76,6 +81,77 @@ def pipeline_training(pipe, data, lr):
         norms.append(pipe.clip_grad_norm_(1.0).item())
         opt.step()
     return losses, norms
+
+
+STEPS, WARMUP, LR, MIN_LR, CLIP = 20, 5, 3e-3, 3e-4, 0.5
+
+
+def lr_factor(k):
+    """pprun's --lr-schedule cosine --warmup 5 --min-lr 3e-4 as a LambdaLR factor of LR."""
+    if k < WARMUP:
+        return (k + 1) / WARMUP
+    p = (k - WARMUP) / max(1, STEPS - WARMUP)
+    return (MIN_LR + (LR - MIN_LR) * (1 + math.cos(math.pi * p)) / 2) / LR
+
+
+def token_batches():
+    """20 batches of (4, 16) from one token stream, inputs and the same shifted by one."""
+    tokens = torch.randint(0, 1000, (3000,), generator=torch.Generator().manual_seed(7))
+    out = []
+    for k in range(STEPS):
+        chunk = tokens[k * 64:k * 64 + 65]
+        out.append((chunk[:-1].reshape(4, 16).clone(), chunk[1:].reshape(4, 16).clone()))
+    return out
+
+
+def scheduled_run(params, step_fn, clip_fn, data):
+    """AdamW (weight decay 0.1) with warmup + cosine (LambdaLR) and clipping; losses, norms and
+    the first step's gradients."""
+    opt = torch.optim.AdamW(params, lr=LR, weight_decay=0.1, betas=(0.9, 0.95))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor)
+    losses, norms, first = [], [], None
+    for x, y in data:
+        opt.zero_grad(set_to_none=True)
+        losses.append(step_fn(x, y))
+        if first is None:
+            first = [p.grad.detach().clone() for p in params]
+        norms.append(clip_fn())
+        opt.step()
+        sched.step()
+    return losses, norms, first
+
+
+def check_scheduled(name, pipe):
+    """20 steps on a token stream with a torch scheduler and clipping: losses, clip norms and
+    every weight after the run against the unpartitioned model (rel <= 1e-4 but for the entries
+    whose first gradient is float noise, which must stay within 2 lr a step)."""
+    data = token_batches()
+    m = torch.jit.load(MODEL).eval()
+    ref = list(m.parameters())
+
+    def ref_step(x, y):
+        loss = cross_entropy(m(x), y)
+        loss.backward()
+        return loss.item()
+    want = scheduled_run(ref, ref_step, lambda: torch.nn.utils.clip_grad_norm_(ref, CLIP).item(),
+                         data)
+    got = scheduled_run(list(pipe.parameters()), lambda x, y: pipe.step(x, target=y).item(),
+                        lambda: pipe.clip_grad_norm_(CLIP).item(), data)
+    d = worst_rel(got[0], want[0])
+    report(f"{name}: {STEPS} steps' losses (AdamW, LambdaLR warmup + cosine, clipping) equal "
+           "pytorch", d <= 1e-4, f"max rel diff {d:.1e} ({got[0][0]:.4f} -> {got[0][-1]:.4f})")
+    d = worst_rel(got[1], want[1])
+    report(f"{name}: clip norms equal pytorch's", d <= 1e-4, f"max rel diff {d:.1e}")
+    names = [n for n, _ in m.named_parameters()]
+    quiet = {n: quiet_entries(g) for n, g in zip(names, want[2])}
+    trained = {n: p.detach() for n, p in m.named_parameters()}
+    mine = {n: p.detach() for n, p in pipe.named_parameters()}  # a tied copy: the last one
+    dw, where, count, dq = adam_weight_diff(mine, trained, quiet)
+    report(f"{name}: weights after the run equal pytorch's but for {count} quiet entries",
+           dw <= 1e-4, f"max rel diff {dw:.1e} ({where})")
+    bound = 2 * sum(LR * lr_factor(k) for k in range(STEPS))
+    report(f"{name}: the quiet entries within 2 lr a step", dq <= bound,
+           f"max |diff| {dq:.1e} <= {bound:.1e}")
 
 
 def free_port():
@@ -183,6 +259,10 @@ def main():
                    ppc.Pipeline(three, microbatches=4, schedule="zero-bubble",
                                 backend="threads"), 3)
     check_torchrun("2 stages 1f1b torchrun gloo", two, 5)
+    check_scheduled("2 stages 1f1b threads",
+                    ppc.Pipeline(two, microbatches=2, schedule="1f1b", backend="threads"))
+    check_scheduled("3 stages zero-bubble threads",
+                    ppc.Pipeline(three, microbatches=2, schedule="zero-bubble", backend="threads"))
 
 
 main()
