@@ -38,6 +38,9 @@ import sys
 import numpy as np
 import torch
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from compare import quiet_entries  # noqa: E402
+
 PPC, PPRUN, DATA, WORK = sys.argv[1:5]
 os.makedirs(WORK, exist_ok=True)
 passed, failed = 0, []
@@ -156,14 +159,8 @@ def reference(tokens):
         losses.append(loss.item())
     weights = {n: p.detach().clone() for n, p in m.named_parameters()}  # stages keep one name
     return (losses, norms, weights, (worst(key_grads), key_grads[0], worst(ratios)),
-            {n: quiet_entries(g) for n, g in first_grads.items()})
+            {n: quiet_entries(g, QUIET) for n, g in first_grads.items()})
 
-
-def quiet_entries(first_grad):
-    """The entries whose first step's gradient is at its tensor's float-noise level (|grad| <=
-    QUIET x the tensor's largest): Adam's first step moves each by lr g / (|g| + eps), so it
-    follows their noise (as it does the key bias's on every step)."""
-    return first_grad <= QUIET * first_grad.max()
 
 
 def exact_key_bias():
