@@ -14,7 +14,6 @@ tests/support/compare.py quiet_entries), which must stay within 2 lr a step. Pri
 case and 'N passed, N failed' at the end.
 """
 import json
-import math
 import os
 import shutil
 import socket
@@ -25,8 +24,11 @@ import torch
 
 import ppc
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "support"))
 from compare import adam_weight_diff, quiet_entries, rel_diff  # noqa: E402  (NaN, Inf fail)
+from scheduled import CLIP, LR, STEPS, lr_factor, scheduled_run, token_batches  # noqa: E402
 from harness import Cases, run  # noqa: E402
 
 PPC, DATA, WORK = sys.argv[1:4]
@@ -83,49 +85,8 @@ def pipeline_training(pipe, data, lr):
     return losses, norms
 
 
-STEPS, WARMUP, LR, MIN_LR, CLIP = 20, 5, 3e-3, 3e-4, 0.5
-
-
-def lr_factor(k):
-    """pprun's --lr-schedule cosine --warmup 5 --min-lr 3e-4 as a LambdaLR factor of LR."""
-    if k < WARMUP:
-        return (k + 1) / WARMUP
-    p = (k - WARMUP) / max(1, STEPS - WARMUP)
-    return (MIN_LR + (LR - MIN_LR) * (1 + math.cos(math.pi * p)) / 2) / LR
-
-
-def token_batches():
-    """20 batches of (4, 16) from one token stream, inputs and the same shifted by one."""
-    tokens = torch.randint(0, 1000, (3000,), generator=torch.Generator().manual_seed(7))
-    out = []
-    for k in range(STEPS):
-        chunk = tokens[k * 64:k * 64 + 65]
-        out.append((chunk[:-1].reshape(4, 16).clone(), chunk[1:].reshape(4, 16).clone()))
-    return out
-
-
-def scheduled_run(params, step_fn, clip_fn, data):
-    """AdamW (weight decay 0.1) with warmup + cosine (LambdaLR) and clipping; losses, norms and
-    the first step's gradients."""
-    opt = torch.optim.AdamW(params, lr=LR, weight_decay=0.1, betas=(0.9, 0.95))
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor)
-    losses, norms, first = [], [], None
-    for x, y in data:
-        opt.zero_grad(set_to_none=True)
-        losses.append(step_fn(x, y))
-        if first is None:
-            first = [p.grad.detach().clone() for p in params]
-        norms.append(clip_fn())
-        opt.step()
-        sched.step()
-    return losses, norms, first
-
-
-def check_scheduled(name, pipe):
-    """20 steps on a token stream with a torch scheduler and clipping: losses, clip norms and
-    every weight after the run against the unpartitioned model (rel <= 1e-4 but for the entries
-    whose first gradient is float noise, which must stay within 2 lr a step)."""
-    data = token_batches()
+def scheduled_reference():
+    """The unpartitioned model's scheduled run: (losses, norms, first grads), the model."""
     m = torch.jit.load(MODEL).eval()
     ref = list(m.parameters())
 
@@ -133,10 +94,41 @@ def check_scheduled(name, pipe):
         loss = cross_entropy(m(x), y)
         loss.backward()
         return loss.item()
-    want = scheduled_run(ref, ref_step, lambda: torch.nn.utils.clip_grad_norm_(ref, CLIP).item(),
-                         data)
+    return scheduled_run(ref, ref_step, lambda: torch.nn.utils.clip_grad_norm_(ref, CLIP).item(),
+                         token_batches()), m
+
+
+def check_scheduled(name, pipe):
+    """20 steps on a token stream with a torch scheduler and clipping: losses, clip norms and
+    every weight after the run against the unpartitioned model (rel <= 1e-4 but for the entries
+    whose first gradient is float noise, which must stay within 2 lr a step)."""
     got = scheduled_run(list(pipe.parameters()), lambda x, y: pipe.step(x, target=y).item(),
-                        lambda: pipe.clip_grad_norm_(CLIP).item(), data)
+                        lambda: pipe.clip_grad_norm_(CLIP).item(), token_batches())
+    compare_scheduled(name, got, {n: p.detach() for n, p in pipe.named_parameters()})
+
+
+def check_scheduled_torchrun(name, stages):
+    """The same on 2 torchrun processes over Gloo; each rank saves its stages' weights."""
+    out = os.path.join(WORK, "torchrun_scheduled")
+    shutil.rmtree(out, ignore_errors=True)
+    os.makedirs(out)
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
+                           "--master-port", str(free_port()), os.path.join(HERE, "torchrun_worker.py"),
+                           stages, "scheduled", out], capture_output=True, text=True, timeout=180)
+    result = os.path.join(out, "result.json")
+    if proc.returncode != 0 or not os.path.exists(result):
+        report(name, False, (proc.stderr.strip().splitlines() or ["no output"])[-1])
+        return
+    got = json.load(open(result))
+    weights = {}
+    for r in range(2):
+        weights.update(torch.load(os.path.join(out, f"weights{r}.pt")))
+    compare_scheduled(name, (got["losses"], got["norms"]), weights)
+
+
+def compare_scheduled(name, got, mine):
+    """got: (losses, norms, ...) of a pipelined scheduled run; mine: {name: weight} after it."""
+    want, m = scheduled_reference()
     d = worst_rel(got[0], want[0])
     report(f"{name}: {STEPS} steps' losses (AdamW, LambdaLR warmup + cosine, clipping) equal "
            "pytorch", d <= 1e-4, f"max rel diff {d:.1e} ({got[0][0]:.4f} -> {got[0][-1]:.4f})")
@@ -145,7 +137,6 @@ def check_scheduled(name, pipe):
     names = [n for n, _ in m.named_parameters()]
     quiet = {n: quiet_entries(g) for n, g in zip(names, want[2])}
     trained = {n: p.detach() for n, p in m.named_parameters()}
-    mine = {n: p.detach() for n, p in pipe.named_parameters()}  # a tied copy: the last one
     dw, where, count, dq = adam_weight_diff(mine, trained, quiet)
     report(f"{name}: weights after the run equal pytorch's but for {count} quiet entries",
            dw <= 1e-4, f"max rel diff {dw:.1e} ({where})")
@@ -168,7 +159,7 @@ def check_torchrun(name, stages, steps, lr=1e-3):
     torch.save(data, path)
     if os.path.exists(out):
         os.remove(out)
-    worker = os.path.join(os.path.dirname(os.path.abspath(__file__)), "torchrun_worker.py")
+    worker = os.path.join(HERE, "torchrun_worker.py")
     proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
                            "--master-port", str(free_port()), worker, stages, path, out],
                           capture_output=True, text=True, timeout=120)
@@ -263,6 +254,7 @@ def main():
                     ppc.Pipeline(two, microbatches=2, schedule="1f1b", backend="threads"))
     check_scheduled("3 stages zero-bubble threads",
                     ppc.Pipeline(three, microbatches=2, schedule="zero-bubble", backend="threads"))
+    check_scheduled_torchrun("2 stages 1f1b torchrun gloo", two)
 
 
 main()
