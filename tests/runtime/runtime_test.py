@@ -261,7 +261,7 @@ def fill_waits(two, io, tpath, want):
     sched_file = os.path.join(WORK, "fill.txt")
     with open(sched_file, "w") as f:
         f.write("rank 0: 0F0,0I0,0W0,0F1,0I1,0W1\nrank 1: 1F0,1I0,1F1,1I1,1W0,1W1\n")
-    for attempt in range(2):  # whether 0F1 is late enough depends on the load: one retry
+    for attempt in range(4):  # whether 0F1 is late enough depends on the load: retries
         starts, grads = fill_runs(two, io, tpath, sched_file)
         if grads is None or order_of(starts) == FILLED_ORDER:
             break
