@@ -12,7 +12,6 @@
 //===----------------------------------------------------------------------===//
 #include "runtime/Training.h"
 
-#include "runtime/Report.h"
 #include "support/TorchSave.h"
 
 #include <torch/torch.h>

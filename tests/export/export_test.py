@@ -18,7 +18,7 @@ import sys
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from compare import rel_diff  # noqa: E402  (NaN or Inf on either side fails)
+from compare import rel_diff, tensor_rel_diff  # noqa: E402  (NaN or Inf on either side fails)
 from harness import Cases  # noqa: E402
 
 cases = Cases()
@@ -130,8 +130,7 @@ def training():
                 report(label, False, f"names differ: unknown {unknown[:3]}, "
                        f"{unique - len(covered)} parameters without a gradient")
                 continue
-            worst = max((g - want[n]).abs().max().item() / max(1e-12, want[n].abs().max().item())
-                        for n, g in got.items())
+            worst = max(tensor_rel_diff(g, want[n], floor=1e-12) for n, g in got.items())
             report(label, worst <= 1e-4, f"max rel diff {worst:.1e} over {len(got)} parameters")
     merge_after_sgd()
 
@@ -160,8 +159,7 @@ def merge_after_sgd():
     got = dict(torch.jit.load(merged).named_parameters())
     if set(got) - set(want) or len(got) != len(list(model.parameters())):
         return report("tied sgd step merged", False, f"names differ: {sorted(got)[:4]}")
-    worst = max((g - want[n]).abs().max().item() / max(1e-12, want[n].abs().max().item())
-                for n, g in got.items())
+    worst = max(tensor_rel_diff(g.detach(), want[n], floor=1e-12) for n, g in got.items())
     report("tied sgd step merged into the .pt2's model", worst <= 1e-5,
            f"max rel diff {worst:.1e} over {len(got)} parameters")
 
