@@ -38,6 +38,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <numeric>
 #include <optional>
 #include <string>
 #include <unordered_set>
@@ -207,8 +208,7 @@ std::vector<std::vector<StageMeasurement>>
 threePassRuns(const Runners &runners, StageRunner::Run run, RepeatsFn &&repeats) {
   constexpr int passes = 3;
   std::vector<size_t> order(runners.list.size());
-  for (size_t k = 0; k < order.size(); ++k)
-    order[k] = k;
+  std::iota(order.begin(), order.end(), 0);
   std::vector<int> total(order.size());
   std::vector<std::vector<StageMeasurement>> runs;
   blockRuns(

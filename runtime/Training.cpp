@@ -187,7 +187,7 @@ void Trainer::tiedGradientsFinal(int stage, int step) {
     sent = true;
   }
   if (sent)
-    sharesSent.insert({stage, step});
+    sharesSent.insert(stage);
 }
 
 void Trainer::sumTiedGradients(int step) {
@@ -199,7 +199,7 @@ void Trainer::sumTiedGradients(int step) {
     int leader = group.stages.front();
     std::string key = tiedKey(step, g);
     for (int s : group.stages)
-      if (s != leader && s % n == transport.rank() && !sharesSent.count({s, step}))
+      if (s != leader && s % n == transport.rank() && !sharesSent.count(s))
         sendTiedShare(step, g, s);
     if (leader % n == transport.rank()) {
       at::Tensor total = groupGrad(leader, group);
@@ -223,8 +223,7 @@ void Trainer::sumTiedGradients(int step) {
           setGroupGrad(s, group, total.toTensor());
       }
   }
-  for (auto it = sharesSent.begin(); it != sharesSent.end();)
-    it = it->second == step ? sharesSent.erase(it) : std::next(it);
+  sharesSent.clear(); // this step's; the next step's come after
 }
 
 void Trainer::saveGradients(const std::string &path) {

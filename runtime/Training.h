@@ -17,7 +17,6 @@
 
 #include <limits>
 #include <set>
-#include <utility>
 
 namespace ppc::rt {
 
@@ -87,8 +86,8 @@ private:
   /// Sends `stage`'s share of tied group `g` for `step` to the group's leader.
   void sendTiedShare(int step, size_t g, int stage);
 
-  /// (stage, step) whose tied shares tiedGradientsFinal already sent.
-  std::set<std::pair<int, int>> sharesSent;
+  /// Stages whose tied shares tiedGradientsFinal sent this step.
+  std::set<int> sharesSent;
 
   Executor &executor;
   const Manifest &manifest;

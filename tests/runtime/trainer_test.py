@@ -39,7 +39,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from compare import quiet_entries  # noqa: E402
+from compare import adam_weight_diff, quiet_entries  # noqa: E402
 
 PPC, PPRUN, DATA, WORK = sys.argv[1:5]
 os.makedirs(WORK, exist_ok=True)
@@ -116,11 +116,6 @@ def key_part(t):
     return t[n:2 * n]
 
 
-def not_key_part(t):
-    n = t.shape[0] // 3
-    return torch.cat([t[:n], t[2 * n:]])
-
-
 def worst(values):
     """The largest of `values`, NaN if any is NaN (Python's max skips NaN), inf if none."""
     values = list(values)
@@ -159,8 +154,17 @@ def reference(tokens):
         losses.append(loss.item())
     weights = {n: p.detach().clone() for n, p in m.named_parameters()}  # stages keep one name
     return (losses, norms, weights, (worst(key_grads), key_grads[0], worst(ratios)),
-            {n: quiet_entries(g, QUIET) for n, g in first_grads.items()})
+            {n: quiet_or_key(n, g) for n, g in first_grads.items()})
 
+
+def quiet_or_key(name, first_grad):
+    """The entries the 1e-4 weight check leaves out: the quiet ones, and every key bias (checked
+    on its own, see the module docstring)."""
+    mask = quiet_entries(first_grad, QUIET)
+    if is_key_bias(name):
+        n = mask.shape[0] // 3
+        mask[n:2 * n] = True
+    return mask
 
 
 def exact_key_bias():
@@ -187,29 +191,14 @@ def checkpoint_weights(ckpt):
     return weights
 
 
-def weight_diff(got, want, key_bias=True, quiet=None):
-    """(the largest max|got - want| / max|want| over tensors, the tensor it is on); without
-    `key_bias`, c_attn.bias tensors compare their query and value parts only. With `quiet`
-    ({name: mask of quiet_entries}) those entries are left out, and it returns too how many
-    there are and their largest |got - want|."""
+def weight_diff(got, want):
+    """(the largest max|got - want| / max|want| over tensors, the tensor it is on)."""
     if set(got) != set(want):
-        return math.inf, "the parameter names differ", 0, math.inf
-    diffs, quiet_count, quiet_worst = {}, 0, 0.0
-    for n, g in got.items():
-        w = want[n]
-        d = g - w
-        if quiet is not None:
-            mask = quiet[n]
-            quiet_count += int(mask.sum())
-            if mask.any():
-                quiet_worst = worst([quiet_worst, d[mask].abs().max().item()])
-            d = torch.where(mask, torch.zeros_like(d), d)
-        if not key_bias and is_key_bias(n):
-            d = not_key_part(d)
-        diffs[n] = d.abs().max().item() / max(1e-12, w.abs().max().item())
+        return math.inf, "the parameter names differ"
+    diffs = {n: (g - want[n]).abs().max().item() / max(1e-12, want[n].abs().max().item())
+             for n, g in got.items()}
     d = worst(diffs.values())
-    where = next((n for n, v in diffs.items() if v == d or math.isnan(v)), "") if d else ""
-    return d, where, quiet_count, quiet_worst
+    return d, next((n for n, v in diffs.items() if v == d or math.isnan(v)), "") if d else ""
 
 
 def max_rel(got, want):
@@ -272,12 +261,12 @@ def loss_curves(tokens_file, want, two, three):
                 report(f"{name}: grad norm and lr per step", dn <= 1e-4 and lrs <= 1e-12,
                        f"grad norm max rel {dn:.1e}, lr max rel {lrs:.1e}")
                 got_weights = checkpoint_weights(ckpt)
-                dw, where, n_quiet, dq = weight_diff(got_weights, weights, key_bias=False,
-                                                     quiet=quiet)
+                dw, where, n_quiet, dq = adam_weight_diff(got_weights, weights, quiet)
                 report(f"{name}: weights after the run, all but the key bias and quiet entries",
                        dw <= 1e-4, f"max rel diff {dw:.1e} ({where})")
                 quiet_bound = 2 * sum(lr_at(k) for k in range(STEPS))
-                report(f"{name}: the {n_quiet} quiet entries move apart by at most 2 lr a step",
+                report(f"{name}: the {n_quiet} quiet and key-bias entries move apart by at most 2 lr "
+                       "a step",
                        dq <= quiet_bound, f"max |diff| {dq:.1e} <= {quiet_bound:.1e}")
                 # The key bias: see the module docstring.
                 grads = torch.load(grads_file)
@@ -322,7 +311,7 @@ def resume(tokens_file, two, one_run):
 def report_resumed_weights(name, ckpt, one_run):
     """Every tensor, the key bias too: a resumed run repeats the arithmetic of the one run."""
     got = checkpoint_weights(ckpt)
-    dw, where, _, _ = weight_diff(got, one_run[2])
+    dw, where = weight_diff(got, one_run[2])
     bitwise = set(got) == set(one_run[2]) and all(torch.equal(g, one_run[2][n])
                                                   for n, g in got.items())
     report(name, dw <= 1e-6, f"max rel diff {dw:.1e} {where}, bitwise equal: {bitwise}")
