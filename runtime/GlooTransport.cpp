@@ -1,20 +1,28 @@
 //===- runtime/GlooTransport.cpp - Ranks as processes over Gloo -----------===//
 //
-// c10d TCPStore + ProcessGroupGloo. A value is pickled (torch::pickle_save,
-// so ints, tuples, None and tensors of any shape travel alike) and sent as a
-// length header then the bytes, each under a tag derived from the key; Gloo
-// matches by tag, so messages may arrive in any order. Values a rank sends
-// to itself stay in a local mailbox.
+// c10d TCPStore + ProcessGroupGloo. A value goes as its structure (pickled,
+// tensors replaced by their dtype and shape: ValueCodec.h) in a fixed-size
+// header, then each tensor straight from its own memory; the receiver
+// allocates the tensors from the structure and receives into them. So no
+// pickled copy of the data exists on either side, and a rank holds a sent
+// tensor only until the receiver has taken it, as with thread ranks. All of a
+// key's messages share one tag pair; Gloo matches by tag, in order within a
+// tag, so values may arrive in any order. Values a rank sends to itself stay
+// in a local mailbox.
 //
 //===----------------------------------------------------------------------===//
+#include "runtime/PendingSends.h"
 #include "runtime/Transport.h"
+#include "runtime/ValueCodec.h"
 
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
-#include <torch/csrc/jit/serialization/pickle.h>
+
+#include <ATen/ATen.h>
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <functional>
 #include <map>
 
@@ -48,34 +56,43 @@ public:
       local.put(key, value);
       return;
     }
-    std::vector<char> bytes = torch::jit::pickle_save(value);
-    std::vector<at::Tensor> header{torch::tensor({int64_t(bytes.size())}, torch::kLong)};
-    std::vector<at::Tensor> payload{
-        torch::from_blob(bytes.data(), {int64_t(bytes.size())}, torch::kUInt8).clone()};
+    std::vector<at::Tensor> tensors;
+    std::string structure = structureBytes(flattenValue(value, tensors));
     int tag = tagOf(key);
     // Sends do not wait for the receiver: blocking sends between ranks that
-    // each wait on another would deadlock. The work objects keep the buffers.
-    pending.push_back(group->send(header, dst, tag));
-    pending.push_back(group->send(payload, dst, tag + 1));
-    eraseCompleted();
+    // each wait on another would deadlock. `pending` keeps the buffers.
+    sendOn(headerFor(structure), dst, tag);
+    if (structure.size() > kInlineBytes)
+      sendOn(bytesOf(structure), dst, tag + 1);
+    for (const at::Tensor &t : tensors)
+      sendOn(t, dst, tag + 1);
   }
 
   void flush() override {
-    for (auto &work : pending)
-      waitFor(work, "a send to complete", -1);
-    pending.clear();
+    if (!pending.drain(timeout))
+      throw TransportError("rank " + std::to_string(self) +
+                           " lost a peer while waiting for a send to complete (peer died or "
+                           "timed out)");
   }
 
   c10::IValue recv(const std::string &key, int src) override {
     if (src == self)
       return local.take(key, self);
     int tag = tagOf(key);
-    std::vector<at::Tensor> header{torch::empty({1}, torch::kLong)};
-    waitFor(group->recv(header, src, tag), key, src);
-    std::vector<at::Tensor> payload{torch::empty({header[0].item<int64_t>()}, torch::kUInt8)};
-    waitFor(group->recv(payload, src, tag + 1), key, src);
-    const char *data = static_cast<const char *>(payload[0].data_ptr());
-    return torch::jit::pickle_load(std::vector<char>(data, data + payload[0].numel()));
+    at::Tensor header = recvOn(at::empty({kHeaderBytes}, at::kByte), key, src, tag);
+    const char *headerData = static_cast<const char *>(header.data_ptr());
+    int64_t size;
+    std::memcpy(&size, headerData, sizeof size);
+    at::Tensor bytes;
+    if (size > kInlineBytes)
+      bytes = recvOn(at::empty({size}, at::kByte), key, src, tag + 1);
+    const char *data =
+        bytes.defined() ? static_cast<const char *>(bytes.data_ptr()) : headerData + sizeof size;
+    c10::IValue structure = structureFromBytes(data, size_t(size));
+    std::vector<at::Tensor> tensors = allocateTensors(structure, c10::Device(c10::kCPU));
+    for (at::Tensor &t : tensors)
+      recvOn(t, key, src, tag + 1);
+    return unflattenValue(structure, tensors);
   }
 
   void abort(const std::string &) override {} // the launcher stops the other processes
@@ -88,14 +105,40 @@ public:
   }
 
 private:
+  // A value's structure rides in its fixed-size header when it fits (a
+  // tensor or a small tuple does), so most values cost one message plus one
+  // per tensor.
+  static constexpr int64_t kHeaderBytes = 1024, kInlineBytes = kHeaderBytes - 8;
+
+  static at::Tensor bytesOf(const std::string &bytes) {
+    at::Tensor t = at::empty({int64_t(bytes.size())}, at::kByte);
+    std::memcpy(t.data_ptr(), bytes.data(), bytes.size());
+    return t;
+  }
+
+  static at::Tensor headerFor(const std::string &structure) {
+    at::Tensor header = at::zeros({kHeaderBytes}, at::kByte);
+    auto *data = static_cast<char *>(header.data_ptr());
+    int64_t size = int64_t(structure.size());
+    std::memcpy(data, &size, sizeof size);
+    if (structure.size() <= size_t(kInlineBytes))
+      std::memcpy(data + sizeof size, structure.data(), structure.size());
+    return header;
+  }
+
   static int tagOf(const std::string &key) {
     return int(std::hash<std::string>{}(key) % (1u << 29)) * 2;
   }
 
-  void eraseCompleted() {
-    pending.erase(std::remove_if(pending.begin(), pending.end(),
-                                 [](const auto &w) { return w->isCompleted(); }),
-                  pending.end());
+  void sendOn(const at::Tensor &t, int dst, int tag) {
+    std::vector<at::Tensor> one{t};
+    pending.add(dst, group->send(one, dst, tag), one);
+  }
+
+  at::Tensor recvOn(at::Tensor buffer, const std::string &key, int src, int tag) {
+    std::vector<at::Tensor> one{buffer};
+    waitFor(group->recv(one, src, tag), key, src);
+    return buffer;
   }
 
   void waitFor(c10::intrusive_ptr<c10d::Work> work, const std::string &key, int src) {
@@ -112,7 +155,7 @@ private:
   std::chrono::milliseconds timeout;
   c10::intrusive_ptr<c10d::ProcessGroupGloo> group;
   LocalMailbox local;
-  std::vector<c10::intrusive_ptr<c10d::Work>> pending;
+  PendingSends pending{/*pollable=*/false};
 };
 
 } // namespace

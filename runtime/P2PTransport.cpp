@@ -23,13 +23,14 @@
 // which runs the same protocol on the CPU and is how the tests exercise it.
 //
 //===----------------------------------------------------------------------===//
+#include "runtime/PendingSends.h"
 #include "runtime/Transport.h"
+#include "runtime/ValueCodec.h"
 
 #include <c10/core/impl/VirtualGuardImpl.h>
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
-#include <torch/csrc/jit/serialization/pickle.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -48,106 +49,6 @@ namespace {
 
 constexpr int kHeaderTag = 1, kPayloadTag = 2, kTensorTag = 3;
 constexpr int64_t kBye = -1;
-
-/// Structure of a value with each tensor replaced by ("__t", index, dtype,
-/// sizes); lists become ("__tl" or "__l", [items]), dicts ("__d", [keys],
-/// [values]).
-c10::IValue flatten(const c10::IValue &v, std::vector<at::Tensor> &tensors) {
-  if (v.isTensor()) {
-    const at::Tensor &t = v.toTensor();
-    if (!t.defined())
-      return c10::IValue();
-    tensors.push_back(t.contiguous());
-    return c10::ivalue::Tuple::create({std::string("__t"), int64_t(tensors.size() - 1),
-                                       int64_t(t.scalar_type()), c10::List<int64_t>(t.sizes())});
-  }
-  if (v.isTuple()) {
-    std::vector<c10::IValue> items;
-    for (const auto &e : v.toTupleRef().elements())
-      items.push_back(flatten(e, tensors));
-    return c10::ivalue::Tuple::create(std::move(items));
-  }
-  if (v.isList()) {
-    c10::impl::GenericList items(c10::AnyType::get());
-    for (const auto &e : v.toListRef())
-      items.push_back(flatten(e, tensors));
-    return c10::ivalue::Tuple::create({std::string(v.isTensorList() ? "__tl" : "__l"), items});
-  }
-  if (v.isGenericDict()) {
-    c10::impl::GenericList keys(c10::AnyType::get()), values(c10::AnyType::get());
-    for (const auto &item : v.toGenericDict()) {
-      keys.push_back(item.key());
-      values.push_back(flatten(item.value(), tensors));
-    }
-    return c10::ivalue::Tuple::create({std::string("__d"), keys, values});
-  }
-  return v;
-}
-
-bool isMarker(const c10::IValue &v, const char *tag) {
-  if (!v.isTuple())
-    return false;
-  const auto &items = v.toTupleRef().elements();
-  return !items.empty() && items[0].isString() && items[0].toStringRef() == tag;
-}
-
-c10::IValue unflatten(const c10::IValue &skel, const std::vector<at::Tensor> &tensors) {
-  if (isMarker(skel, "__t"))
-    return tensors.at(skel.toTupleRef().elements()[1].toInt());
-  if (isMarker(skel, "__tl")) {
-    c10::List<at::Tensor> list;
-    for (const auto &e : skel.toTupleRef().elements()[1].toListRef())
-      list.push_back(unflatten(e, tensors).toTensor());
-    return list;
-  }
-  if (isMarker(skel, "__l")) {
-    c10::impl::GenericList list(c10::AnyType::get());
-    for (const auto &e : skel.toTupleRef().elements()[1].toListRef())
-      list.push_back(unflatten(e, tensors));
-    return list;
-  }
-  if (isMarker(skel, "__d")) {
-    const auto &items = skel.toTupleRef().elements();
-    c10::impl::GenericDict dict(c10::AnyType::get(), c10::AnyType::get());
-    auto keys = items[1].toListRef(), values = items[2].toListRef();
-    for (size_t i = 0; i < keys.size(); ++i)
-      dict.insert(keys[i], unflatten(values[i], tensors));
-    return dict;
-  }
-  if (skel.isTuple()) {
-    std::vector<c10::IValue> items;
-    for (const auto &e : skel.toTupleRef().elements())
-      items.push_back(unflatten(e, tensors));
-    return c10::ivalue::Tuple::create(std::move(items));
-  }
-  return skel;
-}
-
-/// Empty tensors shaped as the structure says, in index order.
-std::vector<at::Tensor> allocate(const c10::IValue &skel, c10::Device device,
-                                 std::vector<at::Tensor> &out) {
-  if (isMarker(skel, "__t")) {
-    const auto &items = skel.toTupleRef().elements();
-    size_t index = size_t(items[1].toInt());
-    if (out.size() <= index)
-      out.resize(index + 1);
-    out[index] =
-        at::empty(items[3].toIntVector(),
-                  at::TensorOptions().dtype(at::ScalarType(items[2].toInt())).device(device));
-  } else if (skel.isTuple()) {
-    for (const auto &e : skel.toTupleRef().elements())
-      allocate(e, device, out);
-  } else if (skel.isList()) {
-    for (const auto &e : skel.toListRef())
-      allocate(e, device, out);
-  }
-  return out;
-}
-
-std::string toBytes(const c10::IValue &v) {
-  std::vector<char> bytes = torch::jit::pickle(v);
-  return std::string(bytes.begin(), bytes.end());
-}
 
 class P2PTransport : public Transport {
 public:
@@ -198,25 +99,24 @@ public:
       return;
     }
     std::vector<at::Tensor> tensors;
-    c10::IValue skel = flatten(value, tensors);
+    c10::IValue skel = flattenValue(value, tensors);
     if (nccl) // NCCL moves device memory only; host values (timings, grads) go through it too
       for (at::Tensor &t : tensors)
         t = t.to(device);
-    std::string shape = toBytes(skel);
+    std::string shape = structureBytes(skel);
     auto &ids = sentShapes[dst];
     auto known = ids.find(shape);
     bool isNew = known == ids.end();
     int64_t id = isNew ? int64_t(ids.size()) : known->second;
     if (isNew)
       ids.emplace(shape, id);
-    std::string meta = toBytes(c10::ivalue::Tuple::create(
+    std::string meta = structureBytes(c10::ivalue::Tuple::create(
         {key, id, isNew ? c10::IValue(shape) : c10::IValue(), int64_t(tensors.size())}));
     sendHeader(dst, int64_t(meta.size()));
     at::Tensor payload =
         torch::from_blob(meta.data(), {int64_t(meta.size())}, torch::kUInt8).clone();
-    sendOn(*side, payload, dst, kPayloadTag);
+    sendOn(*side, sideSends, payload, dst, kPayloadTag);
     sendTensors(dst, tensors);
-    eraseCompleted();
   }
 
   c10::IValue recv(const std::string &key, int src) override {
@@ -236,7 +136,7 @@ public:
     // wait for the transfer; with one it would block the CPU.
     if (entry.work)
       entry.work->wait();
-    return unflatten(entry.skeleton, entry.tensors);
+    return unflattenValue(entry.skeleton, entry.tensors);
   }
 
   // Its structure has come, so its tensors are on their way.
@@ -254,9 +154,10 @@ public:
   }
 
   void flush() override {
-    for (auto &[work, tensors] : pending)
-      waitFor(work, "a send to complete", -1);
-    pending.clear();
+    if (!sideSends.drain(timeout) || !tensorSends.drain(timeout))
+      throw TransportError("rank " + std::to_string(self) +
+                           " lost a peer while waiting for a send to complete (peer died or "
+                           "timed out)");
   }
 
 private:
@@ -277,20 +178,13 @@ private:
   /// The group that carries messages from `from` to `to`.
   c10d::Backend &groupFor(int from, int to) { return *tensorGroups[from > to ? 1 : 0]; }
 
-  void sendOn(c10d::Backend &group, const at::Tensor &t, int dst, int tag) {
+  void sendOn(c10d::Backend &group, PendingSends &sends, const at::Tensor &t, int dst, int tag) {
     std::vector<at::Tensor> one{t};
-    pending.emplace_back(group.send(one, dst, tag), one);
-  }
-
-  /// Forgets sends that completed (their buffers may go).
-  void eraseCompleted() {
-    pending.erase(std::remove_if(pending.begin(), pending.end(),
-                                 [](const auto &p) { return p.first->isCompleted(); }),
-                  pending.end());
+    sends.add(dst, group.send(one, dst, tag), one);
   }
 
   void sendHeader(int dst, int64_t value) {
-    sendOn(*side, torch::tensor({value}, torch::kLong), dst, kHeaderTag);
+    sendOn(*side, sideSends, torch::tensor({value}, torch::kLong), dst, kHeaderTag);
   }
 
   void sendTensors(int dst, std::vector<at::Tensor> &tensors) {
@@ -299,7 +193,7 @@ private:
     c10d::Backend &group = groupFor(self, dst);
     if (!nccl) {
       for (const at::Tensor &t : tensors)
-        sendOn(group, t, dst, kTensorTag);
+        sendOn(group, tensorSends, t, dst, kTensorTag);
       return;
     }
     group.startCoalescing();
@@ -307,7 +201,7 @@ private:
       std::vector<at::Tensor> one{t};
       group.send(one, dst, kTensorTag);
     }
-    pending.emplace_back(group.endCoalescing(), tensors);
+    tensorSends.add(dst, group.endCoalescing(), tensors);
   }
 
   c10::intrusive_ptr<c10d::Work> recvTensors(int src, std::vector<at::Tensor> &tensors) {
@@ -353,16 +247,16 @@ private:
           return;
         at::Tensor payload = recvSide(src, torch::empty({size}, torch::kUInt8), kPayloadTag);
         const char *data = static_cast<const char *>(payload.data_ptr());
-        auto meta = torch::jit::unpickle(data, size_t(size)).toTuple();
+        auto meta = structureFromBytes(data, size_t(size)).toTuple();
         const auto &items = meta->elements();
         int64_t id = items[1].toInt();
         if (!items[2].isNone()) {
           const std::string &bytes = items[2].toStringRef();
-          shapes[id] = torch::jit::unpickle(bytes.data(), bytes.size());
+          shapes[id] = structureFromBytes(bytes.data(), bytes.size());
         }
         Pending entry;
         entry.skeleton = shapes.at(id);
-        allocate(entry.skeleton, nccl ? device : c10::Device(c10::kCPU), entry.tensors);
+        entry.tensors = allocateTensors(entry.skeleton, nccl ? device : c10::Device(c10::kCPU));
         entry.work = recvTensors(src, entry.tensors);
         std::lock_guard<std::mutex> lock(mutex);
         mailbox[{src, items[0].toStringRef()}] = std::move(entry);
@@ -395,8 +289,10 @@ private:
   c10::intrusive_ptr<c10d::Backend> side;
   c10::intrusive_ptr<c10d::Backend> tensorGroups[2];
   std::map<int, std::map<std::string, int64_t>> sentShapes; // per peer: structure -> id
-  // Sends in flight, with the buffers they read, kept alive until complete.
-  std::vector<std::pair<c10::intrusive_ptr<c10d::Work>, std::vector<at::Tensor>>> pending;
+  // Sends in flight with their buffers; declared after the groups, so they
+  // stop before the groups go.
+  PendingSends sideSends{/*pollable=*/false};
+  PendingSends tensorSends{/*pollable=*/nccl};
   std::mutex mutex;
   std::condition_variable arrived;
   std::map<std::pair<int, std::string>, Pending> mailbox;

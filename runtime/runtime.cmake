@@ -14,6 +14,8 @@ add_library(ppc_runtime STATIC
   ${CMAKE_CURRENT_LIST_DIR}/ThreadTransport.cpp
   ${CMAKE_CURRENT_LIST_DIR}/GlooTransport.cpp
   ${CMAKE_CURRENT_LIST_DIR}/P2PTransport.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/ValueCodec.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/PendingSends.cpp
   ${CMAKE_CURRENT_LIST_DIR}/NcclBackend.cpp
   ${CMAKE_CURRENT_LIST_DIR}/Executor.cpp
   ${CMAKE_CURRENT_LIST_DIR}/Recompute.cpp
