@@ -419,7 +419,10 @@ int rankMain(const PipelineOptions &o, const Job &job, Transport &t, const Place
     writeCheckpoint(o.checkpoint, job.manifest.dir, trainer, t,
                     trainerState(o, job, t.worldSize(), done));
   };
-  RunSummary summary{&job.schedule, job.batch, o.train, {}, 0, {}, {}};
+  RunSummary summary;
+  summary.schedule = &job.schedule;
+  summary.batch = job.batch;
+  summary.training = o.train;
   int warmUps = jitWarmUpSteps(o, job.schedule); // untimed, discarded
   if (warmUps > 0) {
     StepData loaded = job.source ? loadStep(job, o, job.firstStep, placement.device) : StepData();
@@ -455,7 +458,8 @@ int rankMain(const PipelineOptions &o, const Job &job, Transport &t, const Place
     gatherStep(t, job, ex, step, endMs, record);
     if (t.rank() == 0) {
       printProgress(o, job, step, record);
-      summary.steps.push_back(std::move(record));
+      bool traced = !o.trace.empty() && record.index >= o.traceFirst && record.index <= o.traceLast;
+      summary.addStep(std::move(record), traced);
     }
     bool last = step + 1 == job.endStep;
     if (o.checkpointEvery > 0 && (step + 1) % o.checkpointEvery == 0 && !last)

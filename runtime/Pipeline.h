@@ -45,6 +45,7 @@ struct PipelineOptions {
   std::string resume;      // a checkpoint to load and continue from
   int stopAfter = 0;       // 0: run to --steps
   std::string trace;
+  int traceFirst = 0, traceLast = std::numeric_limits<int>::max(); // the steps the trace shows
   std::string report;
   bool printSchedule = false;
   double timeoutSec = 300;

@@ -44,12 +44,63 @@ double ppc::rt::peakTensorMb(int rank, c10::Device device) {
   return stats.allocated_bytes[size_t(c10::CachingAllocator::StatType::AGGREGATE)].peak / kMb;
 }
 
-/// The steps that count: all but the first when there are several.
-static std::vector<const StepRecord *> measuredSteps(const RunSummary &run) {
-  std::vector<const StepRecord *> out;
-  for (size_t i = run.steps.size() > 1 ? 1 : 0; i < run.steps.size(); ++i)
-    out.push_back(&run.steps[i]);
-  return out;
+void ppc::rt::StepTotals::add(const sched::Schedule &s, const StepRecord &step) {
+  ++steps;
+  stepMs += step.stepMs;
+  busy.resize(s.numRanks, 0);
+  rankCompute.resize(s.numRanks, 0);
+  double lastEnd = 0;
+  for (int r = 0; r < s.numRanks; ++r)
+    if (!step.timings[r].empty())
+      lastEnd = std::max(lastEnd, step.timings[r].back().endMs);
+  scheduleMs += lastEnd;
+  for (int r = 0; r < s.numRanks; ++r)
+    for (size_t i = 0; i < s.ranks[r].size(); ++i) {
+      const ActionTiming &t = step.timings[r][i];
+      double waited = 0;
+      for (const TransferSpan &x : step.transfers[r])
+        if (x.startMs >= t.startMs && x.endMs <= t.endMs)
+          waited += x.endMs - x.startMs;
+      double work = t.endMs - t.startMs - waited;
+      const sched::Action &a = s.ranks[r][i];
+      busy[r] += work;
+      stageMs[a.stage] += work;
+      double perMb = work / s.numMicrobatches;
+      StageWork &sw = stageWork[a.stage];
+      (a.kind == sched::ActionKind::Forward     ? sw.forwardMs
+       : a.kind == sched::ActionKind::Backward  ? sw.backwardMs
+       : a.kind == sched::ActionKind::InputGrad ? sw.inputGradMs
+                                                : sw.weightGradMs) += perMb;
+      stageCompute[a.stage] += t.computeMs;
+      rankCompute[r] += t.computeMs;
+    }
+}
+
+void ppc::rt::RunSummary::addStep(StepRecord record, bool keepTimings) {
+  (steps.empty() ? firstStep : laterSteps).add(*schedule, record);
+  if (!keepTimings) {
+    record.timings = {};
+    record.transfers = {};
+  }
+  steps.push_back(std::move(record));
+}
+
+/// The sums divided by their step count.
+static StepTotals averaged(StepTotals t) {
+  double n = std::max(t.steps, 1);
+  auto divide = [n](double &x) { x /= n; };
+  divide(t.stepMs);
+  divide(t.scheduleMs);
+  std::for_each(t.busy.begin(), t.busy.end(), divide);
+  std::for_each(t.rankCompute.begin(), t.rankCompute.end(), divide);
+  for (auto &[stage, ms] : t.stageMs)
+    divide(ms);
+  for (auto &[stage, ms] : t.stageCompute)
+    divide(ms);
+  for (auto &[stage, w] : t.stageWork)
+    for (double *x : {&w.forwardMs, &w.backwardMs, &w.inputGradMs, &w.weightGradMs})
+      divide(*x);
+  return t;
 }
 
 // Rank r's stages Q (lowest s0, highest s1) cannot start before microbatch 0
@@ -94,45 +145,18 @@ double ppc::rt::stepBoundMs(const sched::Schedule &s, const std::map<int, StageW
 
 void ppc::rt::writeReport(const std::string &path, const RunSummary &run) {
   const sched::Schedule &s = *run.schedule;
-  auto steps = measuredSteps(run);
-  double stepMs = 0;
-  std::vector<double> busy(s.numRanks, 0);
-  std::map<int, double> stageMs;      // per stage, summed over microbatches
-  std::map<int, double> stageCompute; // the part inside the model
-  std::map<int, StageWork> stageWork; // per microbatch, by action kind
-  std::vector<double> rankCompute(s.numRanks, 0);
-  double scheduleMs = 0; // step start to the last action's end, on any rank
-  for (const StepRecord *step : steps) {
-    stepMs += step->stepMs / steps.size();
-    double lastEnd = 0;
-    for (int r = 0; r < s.numRanks; ++r)
-      if (!step->timings[r].empty())
-        lastEnd = std::max(lastEnd, step->timings[r].back().endMs);
-    scheduleMs += lastEnd / steps.size();
-    for (int r = 0; r < s.numRanks; ++r)
-      for (size_t i = 0; i < s.ranks[r].size(); ++i) {
-        const ActionTiming &t = step->timings[r][i];
-        double waited = 0;
-        for (const TransferSpan &x : step->transfers[r])
-          if (x.startMs >= t.startMs && x.endMs <= t.endMs)
-            waited += x.endMs - x.startMs;
-        double work = t.endMs - t.startMs - waited;
-        busy[r] += work / steps.size();
-        const sched::Action &a = s.ranks[r][i];
-        stageMs[a.stage] += work / steps.size();
-        double perMb = work / steps.size() / s.numMicrobatches;
-        StageWork &sw = stageWork[a.stage];
-        (a.kind == sched::ActionKind::Forward     ? sw.forwardMs
-         : a.kind == sched::ActionKind::Backward  ? sw.backwardMs
-         : a.kind == sched::ActionKind::InputGrad ? sw.inputGradMs
-                                                  : sw.weightGradMs) += perMb;
-        stageCompute[s.ranks[r][i].stage] += t.computeMs / steps.size();
-        rankCompute[r] += t.computeMs / steps.size();
-      }
-  }
+  // The steps that count: all but the first when there are several.
+  StepTotals mean = averaged(run.laterSteps.steps > 0 ? run.laterSteps : run.firstStep);
+  mean.busy.resize(s.numRanks, 0);
+  mean.rankCompute.resize(s.numRanks, 0);
+  double stepMs = mean.stepMs, scheduleMs = mean.scheduleMs;
+  const std::vector<double> &busy = mean.busy;
+  std::map<int, double> &stageCompute = mean.stageCompute;
+  std::map<int, StageWork> &stageWork = mean.stageWork;
+  const std::vector<double> &rankCompute = mean.rankCompute;
   double slowest = 0;
   json stages = json::array();
-  for (auto &[stage, ms] : stageMs) {
+  for (auto &[stage, ms] : mean.stageMs) {
     double perMb = ms / s.numMicrobatches;
     slowest = std::max(slowest, perMb);
     const StageWork &w = stageWork[stage];
@@ -209,7 +233,7 @@ void ppc::rt::writeTrace(const std::string &path, const RunSummary &run) {
   double offsetMs = 0;
   for (size_t k = 0; k < run.steps.size(); ++k) {
     const StepRecord &step = run.steps[k];
-    for (int r = 0; r < s.numRanks; ++r) {
+    for (int r = 0; r < int(step.timings.size()); ++r) {
       for (size_t i = 0; i < s.ranks[r].size(); ++i) {
         const ActionTiming &t = step.timings[r][i];
         events.push_back({{"name", s.ranks[r][i].str()},
@@ -219,7 +243,7 @@ void ppc::rt::writeTrace(const std::string &path, const RunSummary &run) {
                           {"tid", r},
                           {"ts", (offsetMs + t.startMs) * 1000},
                           {"dur", (t.endMs - t.startMs) * 1000},
-                          {"args", {{"step", k}}}});
+                          {"args", {{"step", step.index}}}});
       }
       for (const TransferSpan &x : step.transfers[r])
         events.push_back({{"name", x.what},

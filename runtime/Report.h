@@ -32,19 +32,39 @@ struct StepRecord {
   std::vector<std::vector<TransferSpan>> transfers; // per rank
 };
 
+/// One stage's measured work per microbatch, by action kind.
+struct StageWork {
+  double forwardMs = 0, backwardMs = 0, inputGradMs = 0, weightGradMs = 0;
+};
+
+/// Sums over steps of what the report averages, so that a run need not keep
+/// every step's action timings.
+struct StepTotals {
+  int steps = 0;
+  double stepMs = 0, scheduleMs = 0;     // schedule: step start to the last action's end
+  std::vector<double> busy, rankCompute; // per rank
+  std::map<int, double> stageMs;         // per stage, summed over microbatches
+  std::map<int, double> stageCompute;    // the part inside the model
+  std::map<int, StageWork> stageWork;    // per microbatch, by action kind
+
+  void add(const sched::Schedule &s, const StepRecord &step);
+};
+
 struct RunSummary {
   const sched::Schedule *schedule = nullptr;
   int64_t batch = 0;
   bool training = false;
+  /// Every step, its action timings and transfers only where `keepTimings`
+  /// said so (the steps a trace shows): memory per step stays small.
   std::vector<StepRecord> steps;
+  /// The first step's (warm-up) and the later steps' sums: the report
+  /// averages the later ones when there are any.
+  StepTotals firstStep, laterSteps;
   double peakRssMb = 0;
   std::vector<double> peakTensorMb; // per rank
   std::vector<std::string> devices; // per rank: "cpu" or "cuda:0 (NVIDIA H100 ...)"
-};
 
-/// One stage's measured work per microbatch, by action kind.
-struct StageWork {
-  double forwardMs = 0, backwardMs = 0, inputGradMs = 0, weightGradMs = 0;
+  void addStep(StepRecord record, bool keepTimings);
 };
 
 /// The least step time any schedule can reach with these stage times (no

@@ -25,7 +25,7 @@ static const char *kUsage =
              [--nproc N | under torchrun] [--backend threads|gloo|gloo-p2p|nccl]
              [--device cpu|cuda|cuda:N] [--output OUT.pt]
              [--train --targets T.pt --loss cross_entropy|mse|LOSS.pt --optimizer sgd|adam|adamw
-              --lr X --save-grads G.pt --checkpoint OUTDIR] [--trace TRACE.json]
+              --lr X --save-grads G.pt --checkpoint OUTDIR] [--trace TRACE.json [--trace-steps A:B]]
              [--report R.json] [--print-schedule] [--timeout SEC] [--threads-per-rank T]
              [--static-order] [--recompute all|none] [--seed N]
        pprun DIR --train --data FILE|DIR [--data-dtype uint16|int32 --seq T --batch B]
@@ -60,6 +60,8 @@ schedules: gpipe, 1f1b, interleaved-1f1b, looped-bfs, zero-bubble, or a file of 
 --resume CKPT: load stages and optimizer state from a checkpoint and go on at its step (the
   same --nproc and --optimizer; DIR may be left out); --steps K is the whole run's length
 --stop-after S: end this run after step S (of --steps) with a checkpoint
+--trace-steps A:B: the steps (from 0, as the report counts them) whose actions --trace shows;
+  by default all (a run keeps the action timings only of the steps it traces)
 )";
 
 namespace {
@@ -76,6 +78,18 @@ double number(const std::string &flag, const std::string &v) {
   if (v.empty() || *end)
     throw std::runtime_error("option " + flag + " needs a number, got '" + v + "'");
   return d;
+}
+
+/// --trace-steps A:B
+void traceSteps(const std::string &flag, const std::string &v, PipelineOptions &o) {
+  size_t colon = v.find(':');
+  if (colon == std::string::npos)
+    throw std::runtime_error("option " + flag + " needs A:B (first and last step), got '" + v +
+                             "'");
+  o.traceFirst = int(number(flag, v.substr(0, colon)));
+  o.traceLast = int(number(flag, v.substr(colon + 1)));
+  if (o.traceFirst < 0 || o.traceLast < o.traceFirst)
+    throw std::runtime_error("option " + flag + " needs 0 <= A <= B, got '" + v + "'");
 }
 
 /// --betas B1,B2
@@ -176,6 +190,8 @@ Parsed parse(int argc, char **argv) {
       o.checkpoint = value();
     else if (a == "--trace")
       o.trace = value();
+    else if (a == "--trace-steps")
+      traceSteps(a, value(), o);
     else if (a == "--report")
       o.report = value();
     else if (a == "--print-schedule")

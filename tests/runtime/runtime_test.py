@@ -238,6 +238,21 @@ def training():
     tracks = sorted({e["tid"] for e in actions})
     report("trace has a track per rank and a span per action",
            tracks == [0, 1, 2, 3] and len(actions) == steps * 4 * 4 * 2, f"{len(actions)} spans")
+    # --trace-steps keeps only a window of steps' action timings; the report still averages all.
+    window, rep2 = (os.path.join(WORK, n) for n in ("window.json", "window_report.json"))
+    proc = run([PPRUN, stages, "--inputs", io, "--microbatches", "4", "--schedule", "1f1b",
+                "--train", "--targets", tpath, "--optimizer", "sgd", "--lr", str(lr), "--steps",
+                str(steps), "--report", rep2, "--trace", window, "--trace-steps", "1:2"])
+    events = json.load(open(window))["traceEvents"] if proc.returncode == 0 else []
+    traced = sorted({e["args"]["step"] for e in events if e.get("cat") == "action"})
+    spans = sum(e.get("cat") == "action" for e in events)
+    doc = json.load(open(rep2)) if proc.returncode == 0 else {}
+    stage_ms = [s["forward_ms"] + s["backward_ms"] for s in doc.get("per_stage", [])]
+    report("--trace-steps 1:2 traces those steps only; the report averages the steps after the first",
+           traced == [1, 2] and spans == 2 * 4 * 4 * 2 and len(stage_ms) == 4
+           and all(ms > 0 for ms in stage_ms) and doc.get("num_steps") == steps
+           and all(r["busy_ms"] > 0 for r in doc["per_rank"]),
+           f"steps {traced}, {spans} spans, stage F+B ms {[round(x, 3) for x in stage_ms]}")
     # A custom action list (GPipe written out by hand) runs like the built-in one.
     sched_file = os.path.join(WORK, "custom.txt")
     with open(sched_file, "w") as f:
