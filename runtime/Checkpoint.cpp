@@ -3,12 +3,14 @@
 // The commit is rank 0's alone and comes after every rank has said its files
 // are written, so the only window in which DIR is not a whole checkpoint is
 // between two renames where RENAME_EXCHANGE is missing; even then the old one
-// is at DIR.old until the new one is in place. PPC_FAULT_CHECKPOINT=R:K makes
+// is at DIR.old until the new one is in place. PPC_FAULT=checkpoint:R:K makes
 // rank R die right after writing its files for the checkpoint of step K (the
 // tests' way to kill a rank mid-checkpoint at a known point).
 //
 //===----------------------------------------------------------------------===//
 #include "runtime/Checkpoint.h"
+
+#include "support/Fault.h"
 
 #include <cerrno>
 #include <cstdio>
@@ -45,16 +47,6 @@ std::string ppc::rt::optimizerFile(const std::string &dir, int rank) {
 }
 
 namespace {
-
-/// Dies here when PPC_FAULT_CHECKPOINT names this rank and step.
-void faultPoint(int rank, int64_t step) {
-  const char *spec = std::getenv("PPC_FAULT_CHECKPOINT");
-  if (spec && std::string(spec) == std::to_string(rank) + ":" + std::to_string(step)) {
-    std::fprintf(stderr, "pprun: PPC_FAULT_CHECKPOINT: rank %d dies writing step %lld\n", rank,
-                 (long long)step);
-    std::_Exit(3);
-  }
-}
 
 /// Puts `fresh` at `dir`, whose old contents are removed once it is there.
 void commit(const std::string &fresh, const std::string &dir) {
@@ -98,7 +90,7 @@ void ppc::rt::writeCheckpoint(const std::string &dir, const std::string &sourceD
   }
   trainer.saveStages(fresh);
   trainer.saveOptimizer(optimizerFile(fresh, rank));
-  faultPoint(rank, step);
+  ppc::faultPoint("checkpoint", rank, step);
   if (rank != 0) {
     transport.send(key(step, "written"), 0, c10::IValue());
     transport.recv(key(step, "done"), 0);

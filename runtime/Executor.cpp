@@ -115,6 +115,31 @@ std::vector<c10::IValue> Executor::runStage(int stage, std::vector<c10::IValue> 
   return result.toTupleRef().elements().vec();
 }
 
+void Executor::noteNonFinite(int stage, const c10::IValue &value) {
+  if (value.isTensor()) {
+    const at::Tensor &t = value.toTensor();
+    if (!t.defined() || !t.is_floating_point())
+      return;
+    at::Tensor bad = at::isfinite(t.detach()).all().logical_not();
+    at::Tensor &seen = nonFiniteOutputs[stage];
+    seen = seen.defined() ? seen.logical_or(bad) : bad;
+  } else if (value.isTuple()) {
+    for (const c10::IValue &e : value.toTupleRef().elements())
+      noteNonFinite(stage, e);
+  } else if (value.isList()) {
+    for (const c10::IValue &e : value.toListRef())
+      noteNonFinite(stage, e);
+  }
+}
+
+std::vector<int> Executor::stagesWithNonFiniteOutputs() const {
+  std::vector<int> stages;
+  for (const auto &[stage, seen] : nonFiniteOutputs)
+    if (seen.defined() && seen.item<bool>())
+      stages.push_back(stage);
+  return stages;
+}
+
 bool Executor::isLossOutput(int stage, size_t output) const {
   return training && manifest.outputs[0].stage == stage &&
          manifest.stages[stage].outputs[output] == manifest.outputs[0].value;
@@ -160,8 +185,11 @@ void Executor::forward(int stage, int mb, const StepData &data) {
     for (const ModelOutput &mo : manifest.outputs)
       if (mo.value == name && mo.stage == stage)
         outputs[{name, mb}] = detached(outs[i]);
+    if (training)
+      noteNonFinite(stage, outs[i]);
     if (isLossOutput(stage, i)) {
       at::Tensor l = lossOf(outs[i], data.targets[mb], data.shares[mb]);
+      noteNonFinite(stage, l);
       lossTotal = lossTotal.defined() ? lossTotal + l.detach() : l.detach();
       if (recomputes)
         record.kept->target = data.targets[mb], record.kept->share = data.shares[mb];
@@ -384,6 +412,7 @@ void Executor::run(const std::vector<Action> &actions, const StepData &data, int
                    std::chrono::steady_clock::time_point stepStart) {
   outputs.clear();
   lossTotal = at::Tensor();
+  nonFiniteOutputs.clear();
   transfers.clear();
   start = stepStart;
   stepPrefix = std::to_string(step) + "|";

@@ -81,6 +81,10 @@ public:
   double lossSum() const { return lossTotal.defined() ? lossTotal.item<double>() : 0.0; }
   bool computesLoss = false;
   bool fillWaits = true;
+  /// The stages here whose forward outputs (or loss) held a NaN or an
+  /// infinity this step, lowest first. Waits for the device; the flags it
+  /// reads were kept there without a sync per forward.
+  std::vector<int> stagesWithNonFiniteOutputs() const;
   /// Called with (stage, step) once a stage's last backward action of the
   /// step (B, or W when split) has run: its parameters' gradients are final.
   std::function<void(int, int)> onGradientsFinal;
@@ -136,6 +140,10 @@ private:
   LossSpec loss;
   const Placement &placement;
   at::Tensor lossTotal; // kept on the device: no sync per microbatch
+  /// Training: per stage, whether a forward output of this step was not
+  /// finite (a bool tensor on the device).
+  std::map<int, at::Tensor> nonFiniteOutputs;
+  void noteNonFinite(int stage, const c10::IValue &value);
   std::map<int, torch::jit::Module> modules;
   std::map<std::pair<int, int>, Saved> saved;
   std::map<std::string, size_t> inputIndex;

@@ -7,6 +7,7 @@
 // rank never leaves the job hanging. Ctrl-C stops every rank.
 //
 //===----------------------------------------------------------------------===//
+#include "runtime/Manifest.h"
 #include "runtime/Pipeline.h"
 
 #include <arpa/inet.h>
@@ -26,6 +27,24 @@ using namespace ppc::rt;
 namespace {
 
 std::vector<pid_t> children;
+
+/// "stage 2" or "stages 1, 4": what rank `rank` of `ranks` holds of the
+/// pipeline in `dir` (the checkpoint's when resuming), "" if it cannot be read.
+std::string stagesOfRank(const PipelineOptions &o, int rank) {
+  int numStages = 0;
+  try {
+    numStages = readManifest(o.resume.empty() ? o.dir : o.resume).numStages();
+  } catch (const std::exception &) {
+    return "";
+  }
+  std::string held;
+  int count = 0;
+  for (int s = rank; s < numStages; s += o.ranks, ++count)
+    held += (count ? ", " : "") + std::to_string(s);
+  if (count == 0)
+    return "";
+  return (count == 1 ? " (stage " : " (stages ") + held + ")";
+}
 
 void stopChildren(int sig) {
   for (pid_t pid : children)
@@ -91,8 +110,8 @@ int ppc::rt::launchProcesses(const PipelineOptions &o, int argc, char **argv) {
     children[rank] = 0;
     bool failed = !WIFEXITED(status) || WEXITSTATUS(status) != 0;
     if (failed && exitCode == 0) {
-      std::cerr << "pprun: rank " << rank << " (stages " << rank << ", " << rank + o.ranks
-                << ", ...) " << describeStatus(status) << "; stopping the other ranks\n";
+      std::cerr << "pprun: rank " << rank << stagesOfRank(o, rank) << " " << describeStatus(status)
+                << "; stopping the other ranks\n";
       exitCode = 1;
       stopChildren(SIGTERM);
     }

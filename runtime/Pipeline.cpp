@@ -17,6 +17,7 @@
 #include "runtime/Executor.h"
 #include "runtime/LrSchedule.h"
 #include "runtime/Microbatch.h"
+#include "runtime/NonFinite.h"
 #include "runtime/Report.h"
 #include "runtime/Training.h"
 #include "support/ErrorText.h"
@@ -27,6 +28,7 @@
 #include <torch/csrc/jit/runtime/graph_executor.h>
 #include <torch/torch.h>
 
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -444,7 +446,13 @@ int rankMain(const PipelineOptions &o, const Job &job, Transport &t, const Place
       trainer.sumTiedGradients(step);
       if (step == job.firstStep && !o.saveGrads.empty())
         trainer.saveGradients(o.saveGrads);
-      record.gradNorm = trainer.gradNorm(step);
+      record.gradNorm = trainer.gradNorm(step, o.allowNonfinite ? 0.0 : lossFinitenessTerm(ex));
+      if (!std::isfinite(record.gradNorm) && !o.allowNonfinite) {
+        std::string reason = nonFiniteReason(ex, t, step, record.gradNorm);
+        if (t.rank() != 0)
+          return 0; // rank 0 names the cause and fails the job
+        throw std::runtime_error(reason);
+      }
       if (o.clipGradNorm > 0)
         trainer.clip(record.gradNorm, o.clipGradNorm);
       record.lr = learningRate(job.lr, step);

@@ -38,6 +38,7 @@ struct PipelineOptions {
   int64_t warmup = 0;
   double minLr = 0;
   double clipGradNorm = 0; // 0: no clipping
+  bool allowNonfinite = false; // else a non-finite loss or gradient norm stops the run
   int logEvery = 1;
   std::string saveGrads;
   std::string checkpoint;

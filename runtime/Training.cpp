@@ -12,6 +12,7 @@
 //===----------------------------------------------------------------------===//
 #include "runtime/Training.h"
 
+#include "support/Fault.h"
 #include "support/TorchSave.h"
 
 #include <torch/torch.h>
@@ -63,8 +64,8 @@ static bool isFollowerCopy(const Manifest &manifest, int stage, const std::strin
 }
 
 double ppc::rt::globalGradNorm(std::map<int, torch::jit::Module> &stages, const Manifest &manifest,
-                               Transport &transport, const std::string &key) {
-  double squares = 0;
+                               Transport &transport, const std::string &key, double extraSquares) {
+  double squares = extraSquares;
   for (auto &[index, module] : stages)
     for (const auto &p : module.named_parameters(true))
       if (p.value.grad().defined() && !isFollowerCopy(manifest, index, p.name))
@@ -112,8 +113,9 @@ Trainer::Trainer(Executor &executor, const Manifest &manifest, Transport &transp
         return o;
       }()) {}
 
-double Trainer::gradNorm(int step) {
-  return globalGradNorm(executor.stages(), manifest, transport, "N|" + std::to_string(step));
+double Trainer::gradNorm(int step, double extraSquares) {
+  return globalGradNorm(executor.stages(), manifest, transport, "N|" + std::to_string(step),
+                        extraSquares);
 }
 
 void Trainer::clip(double norm, double maxNorm) { clipGradients(executor.stages(), norm, maxNorm); }
@@ -216,6 +218,7 @@ void Trainer::sumTiedGradients(int step) {
       if (total.defined())
         setGroupGrad(leader, group, total);
     }
+    ppc::faultPoint("tied", transport.rank(), step);
     for (int s : group.stages)
       if (s != leader && s % n == transport.rank()) {
         c10::IValue total = transport.recv(key + "sum|" + std::to_string(s), leader % n);

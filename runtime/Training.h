@@ -43,8 +43,10 @@ std::unique_ptr<torch::optim::Optimizer> makeOptimizer(const OptimizerOptions &o
 /// rank, each tied group counted once (its first holder's copy, after
 /// sumTiedGradients), as torch.nn.utils.clip_grad_norm_ computes it. Every
 /// rank must call it with the same `key` and gets the same value.
+/// `extraSquares` is added to this rank's sum of squares (see
+/// runtime/NonFinite.h).
 double globalGradNorm(std::map<int, torch::jit::Module> &stages, const Manifest &manifest,
-                      Transport &transport, const std::string &key);
+                      Transport &transport, const std::string &key, double extraSquares = 0);
 
 /// Scales every gradient of `stages` by min(1, maxNorm / (norm + 1e-6)), as
 /// clip_grad_norm_ does; returns the factor.
@@ -63,7 +65,7 @@ public:
   void tiedGradientsFinal(int stage, int step);
   void sumTiedGradients(int step);
   /// The global gradient norm of this step (see globalGradNorm).
-  double gradNorm(int step);
+  double gradNorm(int step, double extraSquares = 0);
   void clip(double norm, double maxNorm);
   /// Sets the learning rate of every parameter group for the next step.
   void setLearningRate(double lr);

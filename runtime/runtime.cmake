@@ -20,6 +20,7 @@ add_library(ppc_runtime STATIC
   ${CMAKE_CURRENT_LIST_DIR}/Executor.cpp
   ${CMAKE_CURRENT_LIST_DIR}/Recompute.cpp
   ${CMAKE_CURRENT_LIST_DIR}/Training.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/NonFinite.cpp
   ${CMAKE_CURRENT_LIST_DIR}/LrSchedule.cpp
   ${CMAKE_CURRENT_LIST_DIR}/DataSource.cpp
   ${CMAKE_CURRENT_LIST_DIR}/Checkpoint.cpp

@@ -31,8 +31,8 @@ static const char *kUsage =
        pprun DIR --train --data FILE|DIR [--data-dtype uint16|int32 --seq T --batch B]
              [--shuffle SEED] [--weight-decay X] [--betas B1,B2] [--momentum X]
              [--lr-schedule constant|cosine|linear --warmup W --min-lr X]
-             [--clip-grad-norm X] [--log-every K] [--checkpoint DIR --checkpoint-every K]
-             [--resume CKPT] [--stop-after S]
+             [--clip-grad-norm X] [--allow-nonfinite] [--log-every K]
+             [--checkpoint DIR --checkpoint-every K] [--resume CKPT] [--stop-after S]
 schedules: gpipe, 1f1b, interleaved-1f1b, looped-bfs, zero-bubble, or a file of actions
 --static-order: run each rank's actions exactly in order (by default a rank waiting for
   another rank's value runs its next weight-grad W first, when that W's I has run)
@@ -54,6 +54,8 @@ schedules: gpipe, 1f1b, interleaved-1f1b, looped-bfs, zero-bubble, or a file of 
   cosine: min_lr + (lr-min_lr)(1+cos(pi p))/2, linear: lr - (lr-min_lr) p, constant: lr
 --clip-grad-norm X: scales every gradient by min(1, X/(norm+1e-6)), norm the L2 norm over all
   parameters of all stages (a tied group once), as torch.nn.utils.clip_grad_norm_ does
+--allow-nonfinite: train on through a NaN or infinite loss or gradient norm; by default the run
+  stops at that step, before the optimizer steps, naming the stage the first such value came from
 --log-every K: step, loss, lr, grad norm and tokens/s (or samples/s) every K steps (default 1)
 --checkpoint DIR: stages, pipeline.json, optimizer state and trainer.json (steps done), written
   atomically at the end and every --checkpoint-every K steps; DIR may be an earlier checkpoint
@@ -176,6 +178,8 @@ Parsed parse(int argc, char **argv) {
       o.minLr = number(a, value());
     else if (a == "--clip-grad-norm")
       o.clipGradNorm = number(a, value());
+    else if (a == "--allow-nonfinite")
+      o.allowNonfinite = true;
     else if (a == "--log-every")
       o.logEvery = int(number(a, value()));
     else if (a == "--checkpoint-every")

@@ -8,6 +8,7 @@ PyTorch autograd on the whole batch (rel <= 1e-4); several SGD steps must reduce
 PyTorch does. Prints one line per case and 'N passed, N failed' at the end.
 """
 import json
+import math
 import os
 import shutil
 import signal
@@ -40,8 +41,8 @@ def report(name, ok, detail=""):
 
 
 
-def run(args, timeout=180):
-    return subprocess.run(args, capture_output=True, text=True, timeout=timeout)
+def run(args, timeout=180, env=None):
+    return subprocess.run(args, capture_output=True, text=True, timeout=timeout, env=env)
 
 
 def compile_model(model, splits, name, example=None):
@@ -403,6 +404,47 @@ def children_of(pid):
     return sorted(kids, key=int)
 
 
+def training_faults():
+    """A rank dying inside the tied-gradient reduction ends the job naming it, within the
+    timeout; a non-finite loss stops the run at its step naming the stage it came from."""
+    ids = torch.randint(0, 1000, (4, 16), generator=torch.Generator().manual_seed(31))
+    targets = torch.randint(0, 1000, (4, 16), generator=torch.Generator().manual_seed(32))
+    inputs, tpath = os.path.join(WORK, "fault_ids.pt"), os.path.join(WORK, "fault_targets.pt")
+    torch.save({"inputs": (ids,)}, inputs)
+    torch.save(targets, tpath)
+    tied_stages = compile_model(TIED, "transformer.h.2:begin", "gpt2_tied_faults")
+    train = ["--inputs", inputs, "--train", "--targets", tpath, "--microbatches", "2"]
+    start = time.time()
+    proc = run([PPRUN, tied_stages] + train + ["--steps", "5", "--nproc", "2", "--timeout", "20"],
+               env=dict(os.environ, PPC_FAULT="tied:1:2"))
+    elapsed = time.time() - start
+    last = proc.stderr.strip().splitlines()[-1:]
+    report("rank dies in the tied-gradient reduction: the job ends naming it",
+           proc.returncode != 0 and "rank 1 (stage 1)" in proc.stderr and elapsed < 40,
+           f"exit {proc.returncode} after {elapsed:.1f} s: {last}")
+    # SGD at lr 1e8 overflows the tiny GPT-2 within a few steps: the logits (stage 2's
+    # output) are the first non-finite values.
+    stages = compile_model(GPT2, "transformer.h.1:begin,transformer.h.3:begin", "gpt2_nonfinite")
+    blowup = train + ["--optimizer", "sgd", "--lr", "1e8", "--steps", "20", "--report"]
+    for backend, extra in (("threads", []), ("gloo", ["--nproc", "3", "--backend", "gloo"])):
+        report_path = os.path.join(WORK, f"nonfinite_{backend}.json")
+        proc = run([PPRUN, stages] + blowup + [report_path] + extra)
+        lines = proc.stderr.strip().splitlines()
+        stop = [l for l in lines if "the gradient norm is" in l]
+        report(f"non-finite loss stops the run ({backend})",
+               proc.returncode != 0 and len(stop) == 1 and "stage 2's forward output" in stop[0]
+               and "step " in stop[0] and not os.path.exists(report_path),
+               f"exit {proc.returncode}: {stop[:1] or lines[-1:]}")
+    report_path = os.path.join(WORK, "nonfinite_allowed.json")
+    proc = run([PPRUN, stages] + blowup + [report_path, "--allow-nonfinite"])
+    steps = json.load(open(report_path))["steps"] if proc.returncode == 0 else []
+    report("--allow-nonfinite trains on through non-finite losses",
+           # the report writes a NaN as null
+           len(steps) == 20 and any(s["loss"] is None or not math.isfinite(s["loss"])
+                                    for s in steps),
+           f"exit {proc.returncode}, {len(steps)} steps")
+
+
 def faults():
     io = os.path.join(DATA, "gpt2-tiny-lm.io.pt")
     stages = compile_model(GPT2, "transformer.h.2:begin", "gpt2_faults", example=io)
@@ -420,11 +462,12 @@ def faults():
         try:
             _, err = proc.communicate(timeout=60)
             elapsed = time.time() - start
-            report(name, bool(kids) and proc.returncode != 0 and "rank" in err,
+            report(name, bool(kids) and proc.returncode != 0 and "rank 1 (stage 1)" in err,
                    f"exit {proc.returncode} after {elapsed:.1f} s: {err.strip().splitlines()[:1]}")
         except subprocess.TimeoutExpired:
             proc.kill()
             report(name, False, "hung")
+    training_faults()
     # Bad input: a clear message before any work.
     def bad(name, args, message):
         proc = run([PPRUN] + args)

@@ -324,7 +324,7 @@ def killed_checkpoint(tokens_file, two, one_run):
     shutil.rmtree(ckpt, ignore_errors=True)
     proc, _, _ = pipelined(two, tokens_file, "killed",
                            ["--nproc", "2", "--checkpoint-every", "2", "--checkpoint", ckpt],
-                           env={"PPC_FAULT_CHECKPOINT": "1:6"})
+                           env={"PPC_FAULT": "checkpoint:1:6"})
     state = json.load(open(os.path.join(ckpt, "trainer.json"))) if os.path.isdir(ckpt) else {}
     loads = all(torch.jit.load(os.path.join(ckpt, f"stage{k}.pt")) is not None for k in (0, 1)) \
         if state else False
