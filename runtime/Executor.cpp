@@ -116,6 +116,8 @@ std::vector<c10::IValue> Executor::runStage(int stage, std::vector<c10::IValue> 
 }
 
 void Executor::noteNonFinite(int stage, const c10::IValue &value) {
+  if (!watchNonFinite)
+    return;
   if (value.isTensor()) {
     const at::Tensor &t = value.toTensor();
     if (!t.defined() || !t.is_floating_point())

@@ -81,6 +81,9 @@ public:
   double lossSum() const { return lossTotal.defined() ? lossTotal.item<double>() : 0.0; }
   bool computesLoss = false;
   bool fillWaits = true;
+  /// Training: keep the flags stagesWithNonFiniteOutputs reads (pprun,
+  /// unless --allow-nonfinite; the Python API reads none).
+  bool watchNonFinite = false;
   /// The stages here whose forward outputs (or loss) held a NaN or an
   /// infinity this step, lowest first. Waits for the device; the flags it
   /// reads were kept there without a sync per forward.

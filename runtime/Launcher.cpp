@@ -39,8 +39,9 @@ std::string stagesOfRank(const PipelineOptions &o, int rank) {
   }
   std::string held;
   int count = 0;
-  for (int s = rank; s < numStages; s += o.ranks, ++count)
-    held += (count ? ", " : "") + std::to_string(s);
+  for (int s = 0; s < numStages; ++s)
+    if (rankOfStage(s, o.ranks) == rank)
+      held += (count++ ? ", " : "") + std::to_string(s);
   if (count == 0)
     return "";
   return (count == 1 ? " (stage " : " (stages ") + held + ")";

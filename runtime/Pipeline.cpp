@@ -409,6 +409,7 @@ int rankMain(const PipelineOptions &o, const Job &job, Transport &t, const Place
   LossSpec loss = makeLoss(o.loss);
   Executor ex(job.manifest, t, o.train, loss, placement);
   ex.fillWaits = !o.staticOrder;
+  ex.watchNonFinite = !o.allowNonfinite;
   OptimizerOptions optim{o.optimizer, o.lr, o.weightDecay, o.beta1, o.beta2, o.momentum};
   Trainer trainer(ex, job.manifest, t, optim);
   if (o.train)
