@@ -29,7 +29,7 @@ Everything at one intra-op thread, with pprun's host memory settings (freed memo
 - train: on gpt2, resnet50 and convnext_tiny, S = 2 and 4: the plan of `--for train` against
   the forward-balanced one; where their splits differ, `pprun --train --schedule 1f1b
   --microbatches 8 --steps 6` (threads, one intra-op thread per rank, cross_entropy, SGD at
-  lr 0 so every run computes on the same weights) on both, alternating A/B three times; the
+  lr 0 so every run computes on the same weights) on both, alternating A/B five times; the
   report's step_ms already leaves out the first step. Where the splits are equal: said so.
 - memory: on gpt2 and resnet50, 4 stages, M = 8, SGD: each rank's predicted peak (ppc --for train
   --simulate, the stages a rank holds summed) against pprun's measured peak_tensor_mb (threads, and
@@ -71,7 +71,7 @@ if set(MODELS) - set(ALL.split(",")) or set(ONLY) - set(PARTS.split(",")):
 PPC = os.path.join(args.build, "tools", "ppc")
 PPRUN = os.path.join(args.build, "tools", "pprun")
 GPT2 = os.path.join(here, "..", "..", "shared", "models", "gpt2-12l-lm.pt")
-WARM, RUNS, ROUNDS, AB, STEPS = (2, 5, 1, 1, 3) if args.quick else (3, 15, 5, 3, 6)
+WARM, RUNS, ROUNDS, AB, STEPS = (2, 5, 1, 1, 3) if args.quick else (3, 15, 5, 5, 6)
 work = tempfile.mkdtemp(prefix="ppc-plan-bench-")
 sys.path.insert(0, os.path.join(here, "..", "tests", "e2e"))
 import make_models  # noqa: E402
@@ -82,6 +82,7 @@ torch.set_num_threads(1)
 _libc = ctypes.CDLL("libc.so.6")
 _libc.mallopt(-3, 32 << 20)  # M_MMAP_THRESHOLD
 _libc.mallopt(-1, 1 << 30)  # M_TRIM_THRESHOLD
+_libc.mallopt(-8, 2)  # M_ARENA_MAX
 
 
 def emit(**record):

@@ -24,6 +24,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <future>
 #include <memory>
 #include <vector>
@@ -102,6 +103,10 @@ void checkPlanWords(const CompileOptions &opts) {
     throw CompileError("--optimizer must be sgd or adam, not '" + opts.optimizer + "'");
   if (opts.recompute != "none" && opts.recompute != "all" && opts.recompute != "auto")
     throw CompileError("--recompute must be none, all or auto, not '" + opts.recompute + "'");
+  if (opts.loss != "cross_entropy" && opts.loss != "mse" && !std::filesystem::exists(opts.loss))
+    throw CompileError("--loss '" + opts.loss +
+                           "' is neither cross_entropy, mse nor a TorchScript file",
+                       "pass the --loss that pprun will train with");
 }
 
 /// What the partitioner is asked for, from the options.
@@ -151,6 +156,7 @@ std::vector<SplitPoint> planPartition(Model &model, Graph &g, const PartitionOpt
   if (po.balance == Balance::Time && opts.refineRounds > 0) {
     StageTimingOptions timing;
     timing.training = po.training;
+    timing.loss = opts.loss;
     // Zero-bubble ranks run split backwards, whose I and W the plan shows.
     timing.splitBackward = parseSimulateSpec(opts.simulate).memorySchedule() == "zero-bubble";
     RefineOptions refine;

@@ -24,12 +24,14 @@ struct CompileOptions {
   std::string balance = "time";        // time | flops | params
   std::vector<std::string> ties;       // "A=B"
   std::string dotFile;
-  std::string simulate;           // "1f1b:M=8", "all:M=8"
-  double linkGbps = 0;            // 0: measured loopback
-  double maxStageMb = 0;          // 0: no cap
-  std::string purpose = "infer";  // --for infer|train: balance forward, or forward + backward
-  int refineRounds = 4;           // --refine N: partitions measured at most (0: none)
-  std::string optimizer = "sgd";  // --optimizer sgd|adam: the state --for train plans memory for
+  std::string simulate;          // "1f1b:M=8", "all:M=8"
+  double linkGbps = 0;           // 0: measured loopback
+  double maxStageMb = 0;         // 0: no cap
+  std::string purpose = "infer"; // --for infer|train: balance forward, or forward + backward
+  int refineRounds = 4;          // --refine N: partitions measured at most (0: none)
+  std::string optimizer = "sgd"; // --optimizer sgd|adam: the state --for train plans memory for
+  /// --loss: what pprun will train with, timed on the stage of model output 0
+  std::string loss = "cross_entropy";
   std::string recompute = "none"; // --recompute none|all|auto
   bool printIR = false;
   bool printAfterAll = false;

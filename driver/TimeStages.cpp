@@ -6,7 +6,10 @@
 // them off to save compile time; here they are what is measured), one
 // intra-op thread, inference under no-grad, training as a forward with
 // autograd whose received inputs are gradient leaves and a backward from
-// every differentiable output. Stages run in order on the example inputs, the
+// the outputs later stages read and, on the stage of model output 0, from
+// the loss pprun will train with (a 50257-word cross-entropy is a large part
+// of GPT-2's last stage); outputs only the model returns get no gradient,
+// as in pprun. Stages run in order on the example inputs, the
 // first run of each on the originals so that state later stages read
 // (growing lists) is what it would be at the boundary; every other run gets
 // deep copies. Each stage is timed in runs of its own, warm, as on its own
@@ -29,6 +32,7 @@
 #include "codegen/StageModule.h"
 #include "frontend/ModelImpl.h"
 #include "ir/Diagnostics.h"
+#include "runtime/Loss.h"
 #include "runtime/SplitBackward.h"
 #include "support/ErrorText.h"
 #include "support/MemoryCounter.h"
@@ -49,12 +53,21 @@ namespace {
 
 int64_t liveTensorBytes() { return memoryCounterInstalled() ? liveBytes(memoryOwner()) : 0; }
 
+/// Where a stage's backward starts: the outputs later stages read, and the
+/// loss on model output 0 if the stage returns it.
+struct BackwardRoots {
+  std::vector<bool> readLater; // per output
+  int lossOutput = -1;         // index among the outputs, or -1
+  const rt::LossSpec *loss = nullptr;
+};
+
 /// One stage and the values it runs on.
 class StageRunner {
 public:
   StageRunner(torch::jit::Module module, std::vector<c10::IValue> inputs,
-              std::vector<bool> received)
-      : module(std::move(module)), inputs(std::move(inputs)), received(std::move(received)) {}
+              std::vector<bool> received, BackwardRoots from)
+      : module(std::move(module)), inputs(std::move(inputs)), received(std::move(received)),
+        from(std::move(from)) {}
 
   /// The run on the original inputs, whose outputs later stages read.
   c10::IValue firstRun() {
@@ -108,19 +121,51 @@ private:
     // Saved tensors and outputs, alive until the backward as in pprun.
     if (memoryCounterInstalled())
       m.activationBytes = double(liveTensorBytes() - liveBefore);
-    std::vector<at::Tensor> roots;
-    differentiable(out, roots);
+    std::vector<at::Tensor> roots, grads;
+    backwardRoots(out, roots, grads);
     if (roots.empty())
       return m;
-    std::vector<at::Tensor> grads;
-    for (const at::Tensor &r : roots)
-      grads.push_back(torch::ones_like(r));
     if (run == Run::Split)
       return splitBackward(m, roots, std::move(grads), leaves, liveBefore);
     start = Clock::now();
     torch::autograd::backward(roots, grads);
     m.backwardMs = msSince(start);
     return m;
+  }
+
+  /// Ones for what later stages read (their gradients' cost does not depend
+  /// on their values), and the loss of model output 0.
+  void backwardRoots(const c10::IValue &out, std::vector<at::Tensor> &roots,
+                     std::vector<at::Tensor> &grads) {
+    const auto &outs = out.toTupleRef().elements();
+    for (size_t i = 0; i < outs.size(); ++i) {
+      if (from.readLater[i]) {
+        size_t first = roots.size();
+        differentiable(outs[i], roots);
+        for (size_t r = first; r < roots.size(); ++r)
+          grads.push_back(torch::ones_like(roots[r]));
+      }
+      if (int(i) == from.lossOutput)
+        addLoss(outs[i], roots, grads);
+    }
+  }
+
+  void addLoss(const c10::IValue &output, std::vector<at::Tensor> &roots,
+               std::vector<at::Tensor> &grads) {
+    std::vector<at::Tensor> leaves;
+    differentiable(output, leaves);
+    if (leaves.empty() || !from.loss)
+      return;
+    try {
+      if (!target.defined())
+        target = rt::placeholderTarget(*from.loss, leaves.front());
+      roots.push_back(rt::computeLoss(*from.loss, leaves.front(), target));
+    } catch (const std::exception &e) {
+      throw CompileError("--loss " + from.loss->kind +
+                             " does not apply to model output 0: " + errorSummary(e),
+                         "pass ppc the --loss that pprun will train with");
+    }
+    grads.push_back(torch::ones_like(roots.back()));
   }
 
   /// I, then what it leaves alive for W, then W.
@@ -145,6 +190,8 @@ private:
   torch::jit::Module module;
   std::vector<c10::IValue> inputs;
   std::vector<bool> received; // from another stage, not a model input
+  BackwardRoots from;
+  at::Tensor target; // for the loss, made on its first use
   std::optional<ParameterGrads> grads;
 };
 
@@ -266,6 +313,28 @@ std::vector<StageMeasurement> measureStages(const Runners &runners,
   return result;
 }
 
+rt::LossSpec loadLoss(const std::string &spec) {
+  try {
+    return rt::makeLoss(spec);
+  } catch (const std::exception &e) {
+    throw CompileError(errorSummary(e), "pass --loss cross_entropy, mse or a TorchScript file");
+  }
+}
+
+BackwardRoots backwardRoots(const Graph &g, const OpRange &ops, const StageInterface &io,
+                            const std::optional<rt::LossSpec> &loss) {
+  BackwardRoots from;
+  from.loss = loss ? &*loss : nullptr;
+  for (size_t i = 0; i < io.outputs.size(); ++i) {
+    const Value *v = io.outputs[i];
+    from.readLater.push_back(std::any_of(v->users.begin(), v->users.end(),
+                                         [&](const Op *u) { return u->index >= ops.end; }));
+    if (!g.outputs().empty() && v == g.outputs().front())
+      from.lossOutput = int(i);
+  }
+  return from;
+}
+
 } // namespace
 
 std::vector<StageMeasurement> ppc::timeStages(Model &model, const std::vector<unsigned> &positions,
@@ -278,6 +347,9 @@ std::vector<StageMeasurement> ppc::timeStages(Model &model, const std::vector<un
   torch::jit::GraphOptimizerEnabledGuard asPprunRuns(!(opts.training && opts.splitBackward));
   std::unordered_map<const Value *, c10::IValue> env;
   std::unordered_set<const Value *> modelInputs(g.inputs().begin(), g.inputs().end());
+  std::optional<rt::LossSpec> loss;
+  if (opts.training)
+    loss = loadLoss(opts.loss);
   for (const Value *in : g.inputs())
     env[in] = impl.exampleValues.at(in);
   Runners runners;
@@ -292,8 +364,8 @@ std::vector<StageMeasurement> ppc::timeStages(Model &model, const std::vector<un
     }
     runners.names.push_back("stage " + std::to_string(id) + " (ops from '" +
                             g.ops()[ops.begin]->path + "')");
-    runners.list.push_back(
-        std::make_unique<StageRunner>(buildRegionModule(model, ops, io, id), inputs, received));
+    runners.list.push_back(std::make_unique<StageRunner>(
+        buildRegionModule(model, ops, io, id), inputs, received, backwardRoots(g, ops, io, loss)));
     c10::IValue result =
         forStage(runners, runners.list.size() - 1, [](StageRunner &s) { return s.firstRun(); });
     const auto &outs = result.toTupleRef().elements();

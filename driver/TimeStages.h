@@ -17,6 +17,9 @@ namespace ppc {
 
 struct StageTimingOptions {
   bool training = false; // forward with autograd, then backward
+  /// In training, the loss (runtime/Loss.h) the stage of model output 0
+  /// adds to its forward and backs up from, as pprun's does.
+  std::string loss = "cross_entropy";
   /// Training for zero-bubble: per-op autograd (the executor's optimizer
   /// off, as pprun runs split backwards) and the input gradients (I) timed
   /// on their own too.

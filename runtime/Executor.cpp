@@ -81,15 +81,7 @@ at::Tensor Executor::lossOf(const c10::IValue &output, const at::Tensor &targetO
     throw std::runtime_error("model output 0 holds no tensor to compute a loss on");
   at::Tensor out = leaves.front();
   at::Tensor target = targetOnHost.to(out.device(), /*non_blocking=*/targetOnHost.is_pinned());
-  at::Tensor l;
-  if (loss.kind == "cross_entropy")
-    l = torch::nn::functional::cross_entropy(out.reshape({-1, out.size(-1)}),
-                                             target.reshape({-1}).to(torch::kLong));
-  else if (loss.kind == "mse")
-    l = torch::mse_loss(out, target.to(out.scalar_type()));
-  else
-    l = loss.module->forward({out, target}).toTensor();
-  return l * share;
+  return computeLoss(loss, out, target) * share;
 }
 
 std::vector<c10::IValue> Executor::stageInputs(int stage, int mb, const StepData &data) {

@@ -16,6 +16,7 @@
 #define PPC_RUNTIME_EXECUTOR_H
 
 #include "runtime/Device.h"
+#include "runtime/Loss.h"
 #include "runtime/Manifest.h"
 #include "runtime/Recompute.h"
 #include "runtime/Transport.h"
@@ -29,11 +30,6 @@
 #include <optional>
 
 namespace ppc::rt {
-
-struct LossSpec {
-  std::string kind = "cross_entropy"; // cross_entropy | mse | a TorchScript file
-  std::optional<torch::jit::Module> module;
-};
 
 struct ActionTiming {
   double startMs = 0;

@@ -49,6 +49,26 @@ namespace {
 
 constexpr int kHeaderTag = 1, kPayloadTag = 2, kTensorTag = 3;
 constexpr int64_t kBye = -1;
+constexpr int64_t kInline = -1; // a structure sent whole, not given an id
+
+/// Whether `skel` is only containers, tensor markers and None, so that the
+/// same structure recurs from step to step.
+bool holdsNoScalars(const c10::IValue &skel) {
+  if (skel.isNone())
+    return true;
+  if (!skel.isTuple())
+    return false;
+  const auto &items = skel.toTupleRef().elements();
+  if (!items.empty() && items[0].isString()) {
+    const std::string &tag = items[0].toStringRef();
+    if (tag == "__t")
+      return true;
+    if (tag == "__l" || tag == "__tl")
+      return std::all_of(items[1].toListRef().begin(), items[1].toListRef().end(), holdsNoScalars);
+    return false; // a dict (its keys are scalars) or a string in a tuple
+  }
+  return std::all_of(items.begin(), items.end(), holdsNoScalars);
+}
 
 class P2PTransport : public Transport {
 public:
@@ -104,12 +124,19 @@ public:
       for (at::Tensor &t : tensors)
         t = t.to(device);
     std::string shape = structureBytes(skel);
-    auto &ids = sentShapes[dst];
-    auto known = ids.find(shape);
-    bool isNew = known == ids.end();
-    int64_t id = isNew ? int64_t(ids.size()) : known->second;
-    if (isNew)
-      ids.emplace(shape, id);
+    // A structure holding scalars (a loss, a grad norm, a timing) is new
+    // nearly every time: it goes inline and is not remembered, or both
+    // sides' tables would grow every step.
+    int64_t id = kInline;
+    bool isNew = true;
+    if (holdsNoScalars(skel)) {
+      auto &ids = sentShapes[dst];
+      auto known = ids.find(shape);
+      isNew = known == ids.end();
+      id = isNew ? int64_t(ids.size()) : known->second;
+      if (isNew)
+        ids.emplace(shape, id);
+    }
     std::string meta = structureBytes(c10::ivalue::Tuple::create(
         {key, id, isNew ? c10::IValue(shape) : c10::IValue(), int64_t(tensors.size())}));
     sendHeader(dst, int64_t(meta.size()));
@@ -250,12 +277,15 @@ private:
         auto meta = structureFromBytes(data, size_t(size)).toTuple();
         const auto &items = meta->elements();
         int64_t id = items[1].toInt();
+        Pending entry;
         if (!items[2].isNone()) {
           const std::string &bytes = items[2].toStringRef();
-          shapes[id] = structureFromBytes(bytes.data(), bytes.size());
+          entry.skeleton = structureFromBytes(bytes.data(), bytes.size());
+          if (id != kInline)
+            shapes[id] = entry.skeleton;
+        } else {
+          entry.skeleton = shapes.at(id);
         }
-        Pending entry;
-        entry.skeleton = shapes.at(id);
         entry.tensors = allocateTensors(entry.skeleton, nccl ? device : c10::Device(c10::kCPU));
         entry.work = recvTensors(src, entry.tensors);
         std::lock_guard<std::mutex> lock(mutex);

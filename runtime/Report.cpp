@@ -78,11 +78,9 @@ void ppc::rt::StepTotals::add(const sched::Schedule &s, const StepRecord &step) 
 
 void ppc::rt::RunSummary::addStep(StepRecord record, bool keepTimings) {
   (steps.empty() ? firstStep : laterSteps).add(*schedule, record);
-  if (!keepTimings) {
-    record.timings = {};
-    record.transfers = {};
-  }
-  steps.push_back(std::move(record));
+  steps.push_back({record.index, record.stepMs, record.loss, record.lr, record.gradNorm});
+  if (keepTimings)
+    traced.emplace(steps.size() - 1, std::move(record));
 }
 
 /// The sums divided by their step count.
@@ -179,7 +177,7 @@ void ppc::rt::writeReport(const std::string &path, const RunSummary &run) {
   }
   double bound = stepBoundMs(s, stageWork);
   json losses = json::array(), perStep = json::array();
-  for (const StepRecord &step : run.steps) {
+  for (const RunSummary::StepLine &step : run.steps) {
     losses.push_back(step.loss);
     json one = {{"step", step.index}, {"step_ms", step.stepMs}};
     if (run.training)
@@ -232,7 +230,12 @@ void ppc::rt::writeTrace(const std::string &path, const RunSummary &run) {
   json events = json::array();
   double offsetMs = 0;
   for (size_t k = 0; k < run.steps.size(); ++k) {
-    const StepRecord &step = run.steps[k];
+    auto kept = run.traced.find(k);
+    if (kept == run.traced.end()) {
+      offsetMs += run.steps[k].stepMs;
+      continue;
+    }
+    const StepRecord &step = kept->second;
     for (int r = 0; r < int(step.timings.size()); ++r) {
       for (size_t i = 0; i < s.ranks[r].size(); ++i) {
         const ActionTiming &t = step.timings[r][i];

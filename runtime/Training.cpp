@@ -23,18 +23,6 @@
 using namespace ppc::rt;
 namespace fs = std::filesystem;
 
-LossSpec ppc::rt::makeLoss(const std::string &spec) {
-  LossSpec loss;
-  loss.kind = spec;
-  if (spec == "cross_entropy" || spec == "mse")
-    return loss;
-  if (!fs::exists(spec))
-    throw std::runtime_error("--loss '" + spec +
-                             "' is neither cross_entropy, mse nor a TorchScript file");
-  loss.module = torch::jit::load(spec);
-  return loss;
-}
-
 static double orDefault(double v, double fallback) { return std::isnan(v) ? fallback : v; }
 
 std::unique_ptr<torch::optim::Optimizer> ppc::rt::makeOptimizer(const OptimizerOptions &o,

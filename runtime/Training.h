@@ -20,9 +20,6 @@
 
 namespace ppc::rt {
 
-/// cross_entropy, mse, or a TorchScript file `forward(output, target) -> Tensor`.
-LossSpec makeLoss(const std::string &spec);
-
 /// An optimizer and its settings; unset (NaN) ones take torch's default for
 /// that optimizer (weight decay 0, AdamW's 0.01; betas 0.9, 0.999; eps 1e-8;
 /// momentum 0).

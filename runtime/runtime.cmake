@@ -7,6 +7,10 @@ target_link_libraries(ppc_manifest PUBLIC nlohmann_json::nlohmann_json)
 add_library(ppc_split_backward STATIC ${CMAKE_CURRENT_LIST_DIR}/SplitBackward.cpp)
 ppc_torch_cpu(ppc_split_backward)
 
+# The training loss, which pprun applies and ppc's stage timing measures.
+add_library(ppc_loss STATIC ${CMAKE_CURRENT_LIST_DIR}/Loss.cpp)
+ppc_torch_cpu(ppc_loss)
+
 # The microbatch runtime behind pprun.
 add_library(ppc_runtime STATIC
   ${CMAKE_CURRENT_LIST_DIR}/Device.cpp
@@ -39,5 +43,5 @@ if(PPC_WITH_CUDA)
       INCLUDE_DIRECTORIES ${PPC_SITE_PACKAGES}/nvidia/nccl/include SKIP_PRECOMPILE_HEADERS ON)
   endif()
 endif()
-target_link_libraries(ppc_runtime PUBLIC ppc_manifest ppc_schedule ppc_split_backward ppc_support
+target_link_libraries(ppc_runtime PUBLIC ppc_loss ppc_manifest ppc_schedule ppc_split_backward ppc_support
                       nlohmann_json::nlohmann_json)

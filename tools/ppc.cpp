@@ -22,8 +22,8 @@ using namespace ppc;
 static const char *kUsage = R"(usage:
   ppc MODEL.pt -o DIR [--split PATH:begin|end]... [--stages N] [--example-inputs IO.pt]
                       [--balance time|flops|params] [--for infer|train] [--refine N]
-                      [--optimizer sgd|adam] [--recompute none|all|auto]
-                      [--tie A=B]... [--print-ir] [--dot FILE]
+                      [--optimizer sgd|adam] [--loss cross_entropy|mse|LOSS.pt]
+                      [--recompute none|all|auto] [--tie A=B]... [--print-ir] [--dot FILE]
                       [--print-plan] [--simulate SCHEDULE:M=8|all:M=8] [--link-gbps X]
                       [--max-stage-mb X] [--print-after-all] [--time-passes] [--force]
   ppc MODEL.pt --print-ir [--split ...]     print the IR with module paths, write nothing
@@ -109,6 +109,8 @@ int runCompile(Args &args) {
       o.refineRounds = int(args.number(a));
     else if (a == "--optimizer")
       o.optimizer = args.value(a);
+    else if (a == "--loss")
+      o.loss = args.value(a);
     else if (a == "--recompute")
       o.recompute = args.value(a);
     else if (a == "--tie")

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """The planner's training and memory options end to end: `--for train` records measured backward
-times and a predicted peak per stage; a `--max-stage-mb` that no partition meets is refused with
+times (the last stage's with the --loss pprun will use) and a predicted peak per stage; a `--max-stage-mb` that no partition meets is refused with
 the smallest bound that does, and that bound then compiles; `--recompute auto` under a cap turns
 recomputation on only where the cap needs it, and the pprun training run of that plan (which
 recomputes those stages) gives the gradients of the same stages run without recomputation.
@@ -88,6 +88,29 @@ checks.report("--simulate zero-bubble: --print-plan shows I and W per stage",
 checks.report("I + W is B; the first stage has no I (it receives no gradients' inputs)",
               len(split) == 3 and all(abs(i + w - b) < 2e-3 and i > 0 for b, i, w in split[1:])
               and split[0][1] == 0, str(split))
+
+# --loss: the last stage is timed with the loss pprun will train with; a loss that is none is
+# refused before anything is written, and a user's TorchScript loss is timed as given.
+refused = os.path.join(OUT, "bad-loss")
+proc = run([PPC, model, "--stages", "3", "--example-inputs", io, "--for", "train", "--loss",
+            "hinge", "-o", refused])
+checks.report("a --loss that is none is refused in one or two lines, writing nothing",
+              proc.returncode != 0 and "--loss 'hinge'" in proc.stderr
+              and len(proc.stderr.strip().splitlines()) <= 2 and not os.path.exists(refused),
+              proc.stderr[-400:])
+
+
+class L1(torch.nn.Module):
+    def forward(self, out, target):
+        return (out - target).abs().mean()
+
+
+loss_file = os.path.join(OUT, "l1.pt")
+torch.jit.script(L1()).save(loss_file)
+for loss in ("mse", loss_file):
+    _, proc = compile_plan("train-" + os.path.basename(loss), model, io, ["--loss", loss])
+    checks.report(f"--for train --loss {os.path.basename(loss)} compiles, its stages all timed",
+                  proc.returncode == 0 and "warning" not in proc.stderr, proc.stderr[-400:])
 
 # A cap below every partition's largest stage: refused, naming the bound that fits.
 keep, nothing_written, detail = smallest_bound([])
