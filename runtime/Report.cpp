@@ -78,7 +78,7 @@ void ppc::rt::StepTotals::add(const sched::Schedule &s, const StepRecord &step) 
 
 void ppc::rt::RunSummary::addStep(StepRecord record, bool keepTimings) {
   (steps.empty() ? firstStep : laterSteps).add(*schedule, record);
-  steps.push_back({record.index, record.stepMs, record.loss, record.lr, record.gradNorm});
+  steps.push_back(record); // its figures only
   if (keepTimings)
     traced.emplace(steps.size() - 1, std::move(record));
 }
@@ -177,7 +177,7 @@ void ppc::rt::writeReport(const std::string &path, const RunSummary &run) {
   }
   double bound = stepBoundMs(s, stageWork);
   json losses = json::array(), perStep = json::array();
-  for (const RunSummary::StepLine &step : run.steps) {
+  for (const StepFigures &step : run.steps) {
     losses.push_back(step.loss);
     json one = {{"step", step.index}, {"step_ms", step.stepMs}};
     if (run.training)

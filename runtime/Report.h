@@ -21,13 +21,17 @@
 
 namespace ppc::rt {
 
-/// Everything rank 0 knows about one step.
-struct StepRecord {
+/// A step's figures, which the report lists for every step.
+struct StepFigures {
   int index = 0; // counting steps done before a resume
   double stepMs = 0;
   double loss = 0;
   double lr = 0;       // training: the rate the optimizer stepped with
   double gradNorm = 0; // training: the global gradient norm before clipping
+};
+
+/// Everything rank 0 knows about one step.
+struct StepRecord : StepFigures {
   std::vector<std::vector<ActionTiming>> timings;   // per rank, aligned with the schedule
   std::vector<std::vector<TransferSpan>> transfers; // per rank
 };
@@ -55,11 +59,7 @@ struct RunSummary {
   int64_t batch = 0;
   bool training = false;
   /// Every step's figures (40 bytes a step: a 100k-step run keeps 4 MB).
-  struct StepLine {
-    int index = 0;
-    double stepMs = 0, loss = 0, lr = 0, gradNorm = 0;
-  };
-  std::vector<StepLine> steps;
+  std::vector<StepFigures> steps;
   /// By position in `steps`, the steps `keepTimings` kept whole (those a
   /// trace shows), with their action timings and transfers.
   std::map<size_t, StepRecord> traced;
